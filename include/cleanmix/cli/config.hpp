@@ -1,0 +1,54 @@
+#pragma once
+/// \file
+/// \brief The run configuration (TOML, DESIGN.md "Config"). Unknown keys and wrong types are
+/// ConfigErrors naming the key and line; relative paths resolve against the config's folder.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cleanmix/core/types.hpp"
+
+namespace cleanmix {
+
+/// \brief One `[[sources]]` entry.
+struct SourceConfig {
+  std::string name;
+  std::vector<std::string> paths;  ///< glob patterns, absolute after loading
+  Provenance provenance = Provenance::Unknown;
+  Role role = Role::Pool;
+  std::string textKey = "text";
+};
+
+/// \brief Everything a run needs from its config file, after `--set` overrides.
+struct RunConfig {
+  std::filesystem::path configPath;
+  std::string effectiveToml;  ///< the config after overrides, re-serialised (root attr `config`)
+
+  std::filesystem::path output;
+  std::filesystem::path workdir;
+  std::uint64_t seed = 42;
+
+  std::string tokenizerKind = "words";
+  int vocabBits = 20;
+
+  std::uint64_t maxLineBytes = 16u << 20;   ///< longer lines are quarantined (line_too_long)
+  std::uint64_t splitBytes = 64u << 20;     ///< uncompressed shards split into pieces <= this
+  std::uint64_t batchBytes = 8u << 20;      ///< text bytes per host->device scoring batch
+  int ompThreads = 0;                       ///< tokenizer threads per rank (0: OMP default)
+  std::string backend = "default";          ///< Kokkos execution space for the kernels
+  double progressSeconds = 5.0;             ///< min seconds between rank-0 progress lines
+
+  std::vector<SourceConfig> sources;
+};
+
+/// \brief Parse and validate a config file, applying `key=value` overrides (TOML values; a bare
+/// word is taken as a string). Throws ConfigError naming the key and line on any problem.
+RunConfig loadConfig(const std::filesystem::path& file, const std::vector<std::string>& overrides);
+
+/// \brief Same, from text (tests). `baseDir` resolves relative paths.
+RunConfig parseConfig(const std::string& text, const std::filesystem::path& baseDir,
+                      const std::string& displayName,
+                      const std::vector<std::string>& overrides = {});
+
+}  // namespace cleanmix

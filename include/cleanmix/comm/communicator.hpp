@@ -1,0 +1,97 @@
+#pragma once
+/// \file
+/// \brief The one place that talks MPI (pack -> MPI -> unpack). Owns a duplicated communicator;
+/// nothing below the driver uses MPI_COMM_WORLD.
+#include <mpi.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace cleanmix {
+
+/// \brief MPI datatype of T.
+template <class T>
+MPI_Datatype mpiType() {
+  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return MPI_UINT8_T;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return MPI_UINT32_T;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint64_t> || std::is_same_v<T, unsigned long long>)
+    return MPI_UINT64_T;
+  else static_assert(sizeof(T) == 0, "cleanmix::mpiType: unsupported type");
+}
+
+/// \brief Throw Error("cleanmix::<where>: MPI error ...") unless rc == MPI_SUCCESS.
+void mpiCheck(int rc, const char* where);
+
+/// \brief A duplicated communicator (RAII) with the collectives cleanmix uses.
+class Communicator {
+public:
+  explicit Communicator(MPI_Comm parent);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  MPI_Comm comm() const { return _comm; }
+  int rank() const { return _rank; }
+  int size() const { return _size; }
+  bool isRoot() const { return _rank == 0; }
+
+  void barrier() const;
+
+  /// \brief In-place element-wise sum over ranks (integers: exact, order-independent). Large
+  /// arrays go in chunks below MPI's int count limit.
+  template <class T>
+  void allreduceSum(std::span<T> data) const {
+    allreduce(data.data(), data.size(), mpiType<T>(), MPI_SUM);
+  }
+  template <class T>
+  T allreduceSum(T v) const {
+    allreduce(&v, 1, mpiType<T>(), MPI_SUM);
+    return v;
+  }
+  template <class T>
+  T allreduceMax(T v) const {
+    allreduce(&v, 1, mpiType<T>(), MPI_MAX);
+    return v;
+  }
+  template <class T>
+  T allreduceMin(T v) const {
+    allreduce(&v, 1, mpiType<T>(), MPI_MIN);
+    return v;
+  }
+  /// \brief Exclusive prefix sum (0 on rank 0): row offsets for collective writes.
+  std::uint64_t exscanSum(std::uint64_t v) const;
+
+  /// \brief Gather one value per rank to every rank.
+  template <class T>
+  std::vector<T> allgather(T v) const {
+    std::vector<T> out(_size);
+    mpiCheck(MPI_Allgather(&v, 1, mpiType<T>(), out.data(), 1, mpiType<T>(), _comm),
+             "allgather");
+    return out;
+  }
+
+  /// \brief Broadcast bytes from root (sizes first).
+  void bcastBytes(std::string& bytes, int root = 0) const;
+
+  /// \brief Gather variable-length byte strings to root (root gets all, in rank order).
+  std::vector<std::string> gatherBytes(const std::string& mine, int root = 0) const;
+
+  /// \brief True on every rank iff `ok` is true on every rank.
+  bool allOk(bool ok) const;
+
+private:
+  void allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const;
+
+  MPI_Comm _comm = MPI_COMM_NULL;
+  int _rank = 0, _size = 1;
+};
+
+}  // namespace cleanmix

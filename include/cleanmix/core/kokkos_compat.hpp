@@ -1,0 +1,56 @@
+#pragma once
+/// \file
+/// \brief Every Kokkos 3.4 / 4.x difference in one place (STYLE.md). Kernels use `cleanmix::kx::`.
+#include <Kokkos_Core.hpp>
+
+#if KOKKOS_VERSION >= 40000
+#define CLEANMIX_KOKKOS4 1
+#else
+#define CLEANMIX_KOKKOS4 0
+#endif
+
+namespace cleanmix::kx {
+
+#if CLEANMIX_KOKKOS4
+using Kokkos::log2;
+using Kokkos::sqrt;
+#else
+using Kokkos::Experimental::log2;
+using Kokkos::Experimental::sqrt;
+#endif
+
+/// \brief A host mirror (the view itself when it is host-accessible) allocated without
+/// initialisation. 3.4 spells this (space, view, WithoutInitializing); 4.x uses view_alloc.
+template <class View>
+auto hostMirrorUninit(const View& v) {
+#if CLEANMIX_KOKKOS4
+  return Kokkos::create_mirror_view(
+      Kokkos::view_alloc(Kokkos::HostSpace{}, Kokkos::WithoutInitializing), v);
+#else
+  return Kokkos::create_mirror_view(Kokkos::HostSpace{}, v, Kokkos::WithoutInitializing);
+#endif
+}
+
+/// \brief Kokkos::initialize without the warnings about unset thread variables (3.4 spells the
+/// settings InitArguments; 4.x InitializationSettings).
+inline void initialize() {
+#if CLEANMIX_KOKKOS4
+  Kokkos::initialize(Kokkos::InitializationSettings().set_disable_warnings(true));
+#else
+  Kokkos::InitArguments args;
+  args.disable_warnings = true;
+  Kokkos::initialize(args);
+#endif
+}
+
+/// \brief Fence an execution space instance (labelled fences are 4.x only).
+template <class ExecSpace>
+void fence(const ExecSpace& space, [[maybe_unused]] const char* label) {
+#if CLEANMIX_KOKKOS4
+  space.fence(label);
+#else
+  space.fence();
+#endif
+}
+
+}  // namespace cleanmix::kx

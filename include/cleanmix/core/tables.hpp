@@ -1,0 +1,72 @@
+#pragma once
+/// \file
+/// \brief The rows a run produces (this rank's share), handed from the driver to the writer.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cleanmix/stats/vocab_stats.hpp"
+
+namespace cleanmix {
+
+/// \brief This rank's /docs rows (a contiguous block of doc_ids), one vector per column.
+struct DocRows {
+  // identity
+  std::vector<std::uint16_t> source;
+  std::vector<std::uint32_t> shard;
+  std::vector<std::uint64_t> line;  ///< 1-based line number in the shard
+  std::vector<std::uint8_t> provenance;
+  // counts
+  std::vector<std::uint64_t> nBytes, nTokens;
+  std::vector<std::uint32_t> nTypes, nSentences, utf8Replaced;
+  // signals
+  std::vector<double> entropyBits, ttr, mattr, burstiness, compressionRatio, dupLineFrac,
+      top2gramFrac, dup5gramFrac, tailScore;
+
+  std::size_t size() const { return source.size(); }
+};
+
+/// \brief A quarantined input line.
+struct ErrorRow {
+  std::uint32_t shard = 0;
+  std::uint64_t line = 0;  ///< 1-based
+  std::string reason;
+};
+
+/// \brief One row of /sources (global).
+struct SourceRow {
+  std::string name;
+  std::uint8_t provenance = 0, role = 0;
+  std::uint64_t nShards = 0, nDocs = 0, nTokens = 0, nBytes = 0, nQuarantined = 0,
+                utf8Replaced = 0;
+};
+
+/// \brief One row of /shards (global).
+struct ShardRow {
+  std::string path;
+  std::uint32_t source = 0;
+  std::uint64_t nLines = 0, nBytes = 0, nDocs = 0, nErrors = 0;
+};
+
+/// \brief Everything written to the output file. `docs` and `errors` are this rank's;
+/// the rest is identical on every rank.
+struct RunOutput {
+  std::string configText;
+  std::uint64_t seed = 0;
+  int vocabBits = 20;
+  std::string tokenizer;
+  std::string backend;
+
+  std::vector<SourceRow> sources;
+  std::vector<ShardRow> shards;
+  std::vector<std::string> vocabClasses;   ///< row names of /vocab/counts and /vocab/stats
+  std::vector<std::uint64_t> vocabCounts;  ///< [classes, 2^vocabBits] row-major, global
+  std::vector<VocabStats> vocabStats;      ///< per class, then "anchor+pool"
+
+  DocRows docs;
+  std::vector<ErrorRow> errors;
+
+  std::vector<std::string> phaseNames;
+};
+
+}  // namespace cleanmix

@@ -1,0 +1,44 @@
+#pragma once
+/// \file
+/// \brief One JSONL line -> the document text, or a quarantine reason.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace cleanmix {
+
+/// \brief Replace every invalid UTF-8 sequence with U+FFFD (one per offending byte, after the
+/// longest valid prefix). Returns the number of replacements.
+std::uint32_t repairUtf8(std::string_view in, std::string& out);
+
+/// \brief True when `s` is valid UTF-8.
+bool isValidUtf8(std::string_view s);
+
+/// \brief Result of parsing one line.
+struct ParsedLine {
+  bool ok = false;
+  std::string_view text;       ///< unescaped text, valid until the next parse()
+  std::string reason;          ///< quarantine reason when !ok
+  std::uint32_t replaced = 0;  ///< invalid UTF-8 sequences replaced with U+FFFD in this line
+};
+
+/// \brief simdjson-backed strict parser. Not thread-safe; one per thread.
+class JsonlParser {
+public:
+  JsonlParser();
+  ~JsonlParser();
+  JsonlParser(const JsonlParser&) = delete;
+  JsonlParser& operator=(const JsonlParser&) = delete;
+
+  /// \brief Parse `line`, which must be followed by at least 64 readable bytes (LineReader
+  /// guarantees this). Reasons: empty_line, invalid_json: <detail>, not_an_object,
+  /// missing_text_key, text_not_string.
+  ParsedLine parse(std::string_view line, std::string_view textKey);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> _impl;
+};
+
+}  // namespace cleanmix

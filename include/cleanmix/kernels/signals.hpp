@@ -1,0 +1,64 @@
+#pragma once
+/// \file
+/// \brief Per-document signals computed on a Kokkos execution space (DESIGN.md "/docs columns").
+/// The driver fills a host batch in CSR form; the scorer moves it to the device, runs one kernel
+/// and copies the results back. Kernels never see MPI.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cleanmix {
+
+/// \brief A batch of tokenized documents in CSR form (host memory).
+struct BatchInput {
+  std::vector<std::uint64_t> tokOff{0};  ///< doc d's tokens are [tokOff[d], tokOff[d+1])
+  std::vector<std::uint64_t> ids;
+  std::vector<std::uint32_t> lens;       ///< token byte lengths
+  std::vector<std::uint64_t> sentOff{0};
+  std::vector<std::uint32_t> sentLens;   ///< tokens per sentence
+  std::vector<std::uint64_t> lineOff{0};
+  std::vector<std::uint64_t> lineHashes;  ///< non-blank trimmed lines
+
+  std::size_t numDocs() const { return tokOff.size() - 1; }
+  std::size_t numTokens() const { return ids.size(); }
+  void clear();
+  void append(std::span<const std::uint64_t> docIds, std::span<const std::uint32_t> docLens,
+              std::span<const std::uint32_t> docSentLens,
+              std::span<const std::uint64_t> docLineHashes);
+};
+
+/// \brief Kernel results, one entry per document of the batch.
+struct BatchOutput {
+  std::vector<std::uint32_t> nTypes;
+  std::vector<double> entropyBits, ttr, mattr, burstiness, dupLineFrac, top2gramFrac,
+      dup5gramFrac, tailScore;
+  void resize(std::size_t n);
+};
+
+/// \brief Moving-average TTR window (tokens).
+inline constexpr std::uint32_t kMattrWindow = 50;
+
+/// \brief Scores batches on one execution space. Non-template interface; the implementation is a
+/// template on the execution space (kernels/signals_impl.hpp).
+class SignalScorer {
+public:
+  virtual ~SignalScorer() = default;
+  /// \brief Name of the execution space ("Serial", "OpenMP", "Cuda", ...).
+  virtual std::string backend() const = 0;
+  /// \brief Install the global unigram (bucket counts of all anchor + pool documents) used by
+  /// tail_score: surprisal(b) = log2(N + V) − log2(c_b + 1), V = number of buckets.
+  virtual void setUnigram(std::span<const std::uint64_t> counts) = 0;
+  /// \brief Compute every signal of every document of the batch.
+  virtual void score(const BatchInput& in, BatchOutput& out) = 0;
+};
+
+/// \brief Backends compiled into this build, e.g. {"serial"}; "default" names the first.
+std::vector<std::string> enabledBackends();
+
+/// \brief A scorer on the named backend ("default", "serial", "openmp", "cuda", "hip"). Throws
+/// Error "backend not enabled" for one this build lacks.
+std::unique_ptr<SignalScorer> makeSignalScorer(const std::string& backend = "default");
+
+}  // namespace cleanmix

@@ -1,0 +1,323 @@
+#pragma once
+/// \file
+/// \brief Template implementation of SignalScorer on an execution space. One work item per
+/// document; each document owns a scratch open-addressing hash table (capacity a power of two
+/// >= 2·tokens) carved out of one batch-wide device allocation, so the kernel needs no atomics
+/// and its floating-point sums run in a fixed order: results depend only on the document.
+#include <Kokkos_Core.hpp>
+
+#include "cleanmix/core/kokkos_compat.hpp"
+#include "cleanmix/kernels/signals.hpp"
+
+namespace cleanmix::kernels {
+
+KOKKOS_INLINE_FUNCTION std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+KOKKOS_INLINE_FUNCTION std::uint64_t combine(std::uint64_t h, std::uint64_t v) {
+  return mix64(h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
+}
+
+/// \brief Hash of the n-gram of `n` ids starting at p (shared by kernels and reference tests).
+KOKKOS_INLINE_FUNCTION std::uint64_t ngramKey(const std::uint64_t* p, int n) {
+  std::uint64_t h = mix64(p[0] + 0x51ed27ull * static_cast<std::uint64_t>(n));
+  for (int i = 1; i < n; ++i) h = combine(h, p[i]);
+  return h;
+}
+
+/// Per-document hash table over a slice of the batch scratch.
+struct DocTable {
+  std::uint64_t* key;
+  std::uint32_t* cnt;
+  std::uint32_t* pos;
+  std::uint32_t mask;
+
+  KOKKOS_INLINE_FUNCTION void clear() const {
+    for (std::uint32_t s = 0; s <= mask; ++s) cnt[s] = 0;
+  }
+  /// Slot of k: its own, or the empty one where it goes.
+  KOKKOS_INLINE_FUNCTION std::uint32_t probe(std::uint64_t k) const {
+    std::uint32_t s = static_cast<std::uint32_t>(mix64(k)) & mask;
+    while (cnt[s] != 0 && key[s] != k) s = (s + 1) & mask;
+    return s;
+  }
+};
+
+enum Column : int {
+  kEntropy = 0, kTtr, kMattr, kBurstiness, kDupLine, kTop2, kDup5, kTail, kNumFloatColumns
+};
+
+template <class ExecSpace>
+struct ScoreFunctor {
+  using Mem = typename ExecSpace::memory_space;
+  template <class T>
+  using V = Kokkos::View<T*, Mem>;
+
+  V<const std::uint64_t> tokOff, ids, sentOff, lineOff, lineHashes, scrOff;
+  V<const std::uint32_t> lens, sentLens;
+  V<const double> surprisal;
+  std::uint64_t bucketMask;
+  V<std::uint64_t> tkey;
+  V<std::uint32_t> tcnt, tpos, slot, nTypes;
+  Kokkos::View<double**, Kokkos::LayoutLeft, Mem> out;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t d) const {
+    const std::uint64_t t0 = tokOff(d);
+    const std::uint64_t n = tokOff(d + 1) - t0;
+    const std::uint64_t s0 = scrOff(d);
+    const DocTable tab{tkey.data() + s0, tcnt.data() + s0, tpos.data() + s0,
+                       static_cast<std::uint32_t>(scrOff(d + 1) - s0 - 1)};
+    const std::uint64_t* id = ids.data() + t0;
+    const std::uint32_t* ln = lens.data() + t0;
+    std::uint32_t* sl = slot.data() + t0;
+
+    // unigrams: types, entropy, ttr
+    tab.clear();
+    std::uint32_t types = 0;
+    std::uint64_t totalBytes = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::uint32_t s = tab.probe(id[i]);
+      if (tab.cnt[s] == 0) {
+        tab.key[s] = id[i];
+        ++types;
+      }
+      ++tab.cnt[s];
+      sl[i] = s;
+      totalBytes += ln[i];
+    }
+    nTypes(d) = types;
+    double entropy = 0, ttr = 0;
+    if (n > 0) {
+      double sumClogC = 0;
+      for (std::uint32_t s = 0; s <= tab.mask; ++s)
+        if (tab.cnt[s] > 1) {
+          const double c = static_cast<double>(tab.cnt[s]);
+          sumClogC += c * kx::log2(c);
+        }
+      const double dn = static_cast<double>(n);
+      entropy = kx::log2(dn) - sumClogC / dn;
+      ttr = static_cast<double>(types) / dn;
+    }
+    out(d, kEntropy) = entropy;
+    out(d, kTtr) = ttr;
+
+    // moving-average TTR over windows of kMattrWindow tokens (the slots stay valid)
+    double mattr = ttr;
+    if (n > kMattrWindow) {
+      const std::uint64_t w = kMattrWindow;
+      for (std::uint32_t s = 0; s <= tab.mask; ++s) tab.cnt[s] = 0;
+      std::uint64_t distinct = 0, acc = 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (tab.cnt[sl[i]]++ == 0) ++distinct;
+        if (i >= w && --tab.cnt[sl[i - w]] == 0) --distinct;
+        if (i + 1 >= w) acc += distinct;
+      }
+      mattr = static_cast<double>(acc) / (static_cast<double>(w) * static_cast<double>(n - w + 1));
+    }
+    out(d, kMattr) = mattr;
+
+    // tail_score: mean surprisal under the global add-one unigram
+    double tail = 0;
+    for (std::uint64_t i = 0; i < n; ++i) tail += surprisal(id[i] & bucketMask);
+    out(d, kTail) = n > 0 ? tail / static_cast<double>(n) : 0.0;
+
+    // top2gram_frac: byte share of the most frequent token bigram (ties: the longer one)
+    double top2 = 0;
+    if (n >= 2 && totalBytes > 0) {
+      tab.clear();
+      std::uint32_t bestC = 0;
+      std::uint64_t bestB = 0;
+      for (std::uint64_t i = 0; i + 1 < n; ++i) {
+        const std::uint64_t k = ngramKey(id + i, 2);
+        const std::uint32_t s = tab.probe(k);
+        if (tab.cnt[s] == 0) {
+          tab.key[s] = k;
+          tab.pos[s] = static_cast<std::uint32_t>(i);
+        }
+        const std::uint32_t c = ++tab.cnt[s];
+        const std::uint64_t b = ln[tab.pos[s]] + ln[tab.pos[s] + 1];
+        if (c > bestC || (c == bestC && b > bestB)) {
+          bestC = c;
+          bestB = b;
+        }
+      }
+      top2 = static_cast<double>(bestC) * static_cast<double>(bestB) / static_cast<double>(totalBytes);
+      if (top2 > 1.0) top2 = 1.0;
+    }
+    out(d, kTop2) = top2;
+
+    // dup5gram_frac: byte share of tokens covered by 5-grams occurring more than once
+    double dup5 = 0;
+    if (n >= 5 && totalBytes > 0) {
+      tab.clear();
+      for (std::uint64_t i = 0; i + 5 <= n; ++i) {
+        const std::uint64_t k = ngramKey(id + i, 5);
+        const std::uint32_t s = tab.probe(k);
+        if (tab.cnt[s] == 0) tab.key[s] = k;
+        ++tab.cnt[s];
+        sl[i] = s;
+      }
+      std::uint64_t covered = 0, coverEnd = 0;
+      for (std::uint64_t i = 0; i + 5 <= n; ++i) {
+        if (tab.cnt[sl[i]] < 2) continue;
+        for (std::uint64_t j = (i > coverEnd ? i : coverEnd); j < i + 5; ++j) covered += ln[j];
+        coverEnd = i + 5;
+      }
+      dup5 = static_cast<double>(covered) / static_cast<double>(totalBytes);
+    }
+    out(d, kDup5) = dup5;
+
+    // burstiness: coefficient of variation of sentence lengths
+    const std::uint64_t a0 = sentOff(d), m = sentOff(d + 1) - a0;
+    double burst = 0;
+    if (m >= 2) {
+      double sum = 0;
+      for (std::uint64_t j = 0; j < m; ++j) sum += sentLens(a0 + j);
+      const double mean = sum / static_cast<double>(m);
+      double var = 0;
+      for (std::uint64_t j = 0; j < m; ++j) {
+        const double dv = sentLens(a0 + j) - mean;
+        var += dv * dv;
+      }
+      var /= static_cast<double>(m);
+      burst = mean > 0 ? kx::sqrt(var) / mean : 0.0;
+    }
+    out(d, kBurstiness) = burst;
+
+    // dup_line_frac: share of non-blank lines repeating an earlier line
+    const std::uint64_t l0 = lineOff(d), nl = lineOff(d + 1) - l0;
+    double dupLine = 0;
+    if (nl > 0) {
+      tab.clear();
+      std::uint64_t dups = 0;
+      for (std::uint64_t j = 0; j < nl; ++j) {
+        const std::uint64_t h = lineHashes(l0 + j);
+        const std::uint32_t s = tab.probe(h);
+        if (tab.cnt[s] == 0) {
+          tab.key[s] = h;
+          tab.cnt[s] = 1;
+        } else {
+          ++dups;
+        }
+      }
+      dupLine = static_cast<double>(dups) / static_cast<double>(nl);
+    }
+    out(d, kDupLine) = dupLine;
+  }
+};
+
+/// \brief Scratch capacity of a document with n tokens (lines <= tokens, so one table fits both).
+inline std::uint64_t scratchCapacity(std::uint64_t n) {
+  std::uint64_t c = 16;
+  while (c < 2 * n) c <<= 1;
+  return c;
+}
+
+template <class ExecSpace>
+class SignalScorerImpl final : public SignalScorer {
+  using Mem = typename ExecSpace::memory_space;
+  template <class T>
+  using V = Kokkos::View<T*, Mem>;
+
+public:
+  explicit SignalScorerImpl(const ExecSpace& space = ExecSpace()) : _space(space) {}
+
+  std::string backend() const override { return ExecSpace::name(); }
+
+  void setUnigram(std::span<const std::uint64_t> counts) override {
+    const std::size_t nb = counts.size();
+    if (nb == 0 || (nb & (nb - 1)) != 0)
+      throw std::invalid_argument("cleanmix::setUnigram: bucket count must be a power of two");
+    std::uint64_t total = 0;
+    for (auto c : counts) total += c;
+    _surprisal = V<double>(Kokkos::view_alloc(Kokkos::WithoutInitializing,
+                                              "cleanmix::setUnigram::surprisal"), nb);
+    auto h = Kokkos::create_mirror_view(_surprisal);
+    const double logDen = std::log2(static_cast<double>(total) + static_cast<double>(nb));
+    for (std::size_t b = 0; b < nb; ++b)
+      h(b) = logDen - std::log2(static_cast<double>(counts[b]) + 1.0);
+    Kokkos::deep_copy(_surprisal, h);
+    _mask = nb - 1;
+  }
+
+  void score(const BatchInput& in, BatchOutput& out) override {
+    if (_surprisal.extent(0) == 0)
+      throw std::logic_error("cleanmix::score: setUnigram() must be called first");
+    const std::size_t nd = in.numDocs(), nt = in.numTokens();
+    std::vector<std::uint64_t> scr(nd + 1, 0);
+    for (std::size_t d = 0; d < nd; ++d)
+      scr[d + 1] = scr[d] + scratchCapacity(in.tokOff[d + 1] - in.tokOff[d]);
+
+    upload(_tokOff, in.tokOff, "tokOff");
+    upload(_ids, in.ids, "ids");
+    upload(_lens, in.lens, "lens");
+    upload(_sentOff, in.sentOff, "sentOff");
+    upload(_sentLens, in.sentLens, "sentLens");
+    upload(_lineOff, in.lineOff, "lineOff");
+    upload(_lineHashes, in.lineHashes, "lineHashes");
+    upload(_scrOff, scr, "scrOff");
+    grow(_tkey, scr[nd], "tkey");
+    grow(_tcnt, scr[nd], "tcnt");
+    grow(_tpos, scr[nd], "tpos");
+    grow(_slot, nt, "slot");
+    grow(_nTypes, nd, "nTypes");
+    if (_out.extent(0) < nd)
+      _out = decltype(_out)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::out"),
+                            nd + nd / 2 + 1, kNumFloatColumns);
+
+    ScoreFunctor<ExecSpace> f{_tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _lens,
+                              _sentLens, _surprisal, _mask, _tkey, _tcnt, _tpos, _slot, _nTypes,
+                              _out};
+    Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd), f);
+    kx::fence(_space, "cleanmix::score::fence");
+
+    out.resize(nd);
+    download(_nTypes, out.nTypes.data(), nd);
+    auto hostOut = Kokkos::create_mirror_view(_out);
+    Kokkos::deep_copy(hostOut, _out);
+    double* cols[kNumFloatColumns] = {out.entropyBits.data(), out.ttr.data(), out.mattr.data(),
+                                      out.burstiness.data(), out.dupLineFrac.data(),
+                                      out.top2gramFrac.data(), out.dup5gramFrac.data(),
+                                      out.tailScore.data()};
+    for (int c = 0; c < kNumFloatColumns; ++c)
+      for (std::size_t d = 0; d < nd; ++d) cols[c][d] = hostOut(d, c);
+  }
+
+private:
+  template <class T>
+  static void grow(V<T>& v, std::size_t n, const char* what) {
+    if (v.extent(0) >= n && v.extent(0) > 0) return;
+    const std::size_t cap = n + n / 2 + 16;
+    v = V<T>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("cleanmix::score::") + what),
+             cap);
+  }
+  template <class T>
+  static void upload(V<T>& dev, const std::vector<T>& host, const char* what) {
+    grow(dev, host.size(), what);
+    if (host.empty()) return;
+    Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
+        host.data(), host.size());
+    Kokkos::deep_copy(Kokkos::subview(dev, std::pair<std::size_t, std::size_t>(0, host.size())), h);
+  }
+  template <class T>
+  static void download(const V<T>& dev, T* host, std::size_t n) {
+    if (n == 0) return;
+    Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(host, n);
+    Kokkos::deep_copy(h, Kokkos::subview(dev, std::pair<std::size_t, std::size_t>(0, n)));
+  }
+
+  ExecSpace _space;
+  V<double> _surprisal;
+  std::uint64_t _mask = 0;
+  V<std::uint64_t> _tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _tkey;
+  V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot, _nTypes;
+  Kokkos::View<double**, Kokkos::LayoutLeft, Mem> _out;
+};
+
+}  // namespace cleanmix::kernels

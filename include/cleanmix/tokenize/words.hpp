@@ -1,0 +1,32 @@
+#pragma once
+/// \file
+/// \brief The built-in `words` tokenizer (DESIGN.md "Tokenizer"): NFKC + case fold; a token is a
+/// maximal run of letters, marks or digits (Unicode L*, M*, Nd), or a single other non-space
+/// character; id = XXH3-64 of the token's UTF-8 bytes. Sentences end after `.`, `!` or `?`
+/// followed by white space or the end, and at blank lines.
+#include <string>
+#include <string_view>
+
+#include "cleanmix/tokenize/tokenizer.hpp"
+
+namespace cleanmix {
+
+/// \brief NFKC + case fold of valid UTF-8 (invalid sequences are replaced with U+FFFD and
+/// counted). ASCII runs take a fast path; each non-ASCII run is normalised together with the
+/// character before it, which gives the same result as normalising the whole string because no
+/// ASCII character composes with a following one.
+std::uint32_t normalizeText(std::string_view in, std::string& out);
+
+/// \brief Reference normalisation: one utf8proc call on the whole string (tests compare).
+std::string normalizeTextReference(std::string_view in);
+
+/// \brief XXH3-64 of the bytes (the token id).
+std::uint64_t tokenId(std::string_view bytes);
+
+class WordsTokenizer final : public Tokenizer {
+public:
+  std::string_view name() const override { return "words"; }
+  void tokenize(std::string_view text, TokenizedDoc& out, bool full) const override;
+};
+
+}  // namespace cleanmix

@@ -1,0 +1,269 @@
+#include "cleanmix/cli/config.hpp"
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "cleanmix/core/error.hpp"
+
+namespace cleanmix {
+namespace fs = std::filesystem;
+
+namespace {
+
+enum class Kind { String, Integer, Float, StringList, Bool };
+
+const char* kindName(Kind k) {
+  switch (k) {
+    case Kind::String: return "a string";
+    case Kind::Integer: return "an integer";
+    case Kind::Float: return "a number";
+    case Kind::StringList: return "a string or an array of strings";
+    case Kind::Bool: return "a boolean";
+  }
+  return "?";
+}
+
+/// Keys each section accepts. Sections of later stages are added with their stages.
+const std::map<std::string, std::map<std::string, Kind>>& schema() {
+  static const std::map<std::string, std::map<std::string, Kind>> s{
+      {"run",
+       {{"output", Kind::String}, {"workdir", Kind::String}, {"seed", Kind::Integer},
+        {"progress_seconds", Kind::Float}}},
+      {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
+      {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
+      {"score", {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
+      {"sources",
+       {{"name", Kind::String}, {"paths", Kind::StringList}, {"provenance", Kind::String},
+        {"role", Kind::String}, {"text_key", Kind::String}}},
+  };
+  return s;
+}
+
+struct Ctx {
+  std::string file;
+  std::string where(const toml::node& n) const {
+    const auto& src = n.source();
+    if (src.begin.line == 0) return file + " (--set)";
+    return fmt::format("{}:{}", file, src.begin.line);
+  }
+};
+
+bool hasKind(const toml::node& n, Kind k) {
+  switch (k) {
+    case Kind::String: return n.is_string();
+    case Kind::Integer: return n.is_integer();
+    case Kind::Float: return n.is_number();
+    case Kind::Bool: return n.is_boolean();
+    case Kind::StringList:
+      if (n.is_string()) return true;
+      if (const auto* a = n.as_array()) {
+        for (const auto& e : *a)
+          if (!e.is_string()) return false;
+        return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+void checkTable(const Ctx& ctx, const toml::table& t, const std::string& section) {
+  const auto& keys = schema().at(section);
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    auto it = keys.find(key);
+    if (it == keys.end())
+      configFail("loadConfig", "{}: unknown key '{}.{}'", ctx.where(v), section, key);
+    if (!hasKind(v, it->second))
+      configFail("loadConfig", "{}: key '{}.{}' must be {}", ctx.where(v), section, key,
+                 kindName(it->second));
+  }
+}
+
+void validate(const Ctx& ctx, const toml::table& root) {
+  for (const auto& [k, v] : root) {
+    const std::string key(k.str());
+    if (!schema().count(key))
+      configFail("loadConfig", "{}: unknown key or section '{}'", ctx.where(v), key);
+    if (key == "sources") {
+      const auto* arr = v.as_array();
+      if (!arr || !arr->is_array_of_tables())
+        configFail("loadConfig", "{}: 'sources' must be an array of tables ([[sources]])",
+                   ctx.where(v));
+      for (const auto& e : *arr) checkTable(ctx, *e.as_table(), key);
+    } else {
+      const auto* t = v.as_table();
+      if (!t) configFail("loadConfig", "{}: '{}' must be a table ([{}])", ctx.where(v), key, key);
+      checkTable(ctx, *t, key);
+    }
+  }
+}
+
+template <class T>
+T get(const toml::table& root, const char* section, const char* key, T dflt) {
+  if (auto v = root[section][key].value<T>()) return *v;
+  return dflt;
+}
+
+std::uint64_t getPositive(const Ctx& ctx, const toml::table& root, const char* section,
+                          const char* key, std::uint64_t dflt, std::uint64_t lo, std::uint64_t hi) {
+  const toml::node* n = root[section][key].node();
+  if (!n) return dflt;
+  const std::int64_t v = n->value<std::int64_t>().value_or(-1);
+  if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi)
+    configFail("loadConfig", "{}: key '{}.{}' = {} is out of range [{}, {}]", ctx.where(*n),
+               section, key, v, lo, hi);
+  return static_cast<std::uint64_t>(v);
+}
+
+fs::path resolve(const fs::path& base, const std::string& p) {
+  fs::path q(p);
+  return q.is_absolute() ? q.lexically_normal() : (base / q).lexically_normal();
+}
+
+/// Apply one `a.b.c=value` override. `sources.<name>.<key>` addresses a source by name.
+void applyOverride(toml::table& root, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    configFail("loadConfig", "--set '{}': expected key=value", kv);
+  const std::string key = kv.substr(0, eq);
+  const std::string raw = kv.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  if (parts.size() < 2) configFail("loadConfig", "--set '{}': key must be section.key", kv);
+
+  // Parse the value as TOML; a bare word becomes a string.
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + raw, std::string_view{"--set"});
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+    parsed.insert("v", raw);
+  }
+  toml::node& value = *parsed.get("v");
+
+  toml::table* target = nullptr;
+  std::string leaf;
+  if (parts[0] == "sources") {
+    if (parts.size() != 3)
+      configFail("loadConfig", "--set '{}': use sources.<name>.<key>", kv);
+    auto* arr = root["sources"].as_array();
+    if (arr)
+      for (auto& e : *arr)
+        if (auto* t = e.as_table(); t && (*t)["name"].value<std::string>() == parts[1]) target = t;
+    if (!target) configFail("loadConfig", "--set '{}': no source named '{}'", kv, parts[1]);
+    leaf = parts[2];
+  } else {
+    if (parts.size() != 2) configFail("loadConfig", "--set '{}': key must be section.key", kv);
+    if (!root.contains(parts[0])) root.insert(parts[0], toml::table{});
+    target = root[parts[0]].as_table();
+    if (!target) configFail("loadConfig", "--set '{}': '{}' is not a table", kv, parts[0]);
+    leaf = parts[1];
+  }
+  target->insert_or_assign(leaf, std::move(value));
+}
+
+}  // namespace
+
+RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
+                      const std::string& displayName, const std::vector<std::string>& overrides) {
+  Ctx ctx{displayName};
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view{displayName});
+  } catch (const toml::parse_error& e) {
+    configFail("loadConfig", "{}:{}: {}", displayName, e.source().begin.line, e.description());
+  }
+  for (const auto& kv : overrides) applyOverride(root, kv);
+  validate(ctx, root);
+
+  RunConfig c;
+  std::ostringstream os;
+  os << root;
+  c.effectiveToml = os.str();
+
+  const fs::path stemDefault = fs::path(displayName).stem();
+  c.output = resolve(baseDir, get<std::string>(root, "run", "output",
+                                               "out/" + stemDefault.string() + ".h5"));
+  c.workdir = root["run"]["workdir"] ? resolve(baseDir, *root["run"]["workdir"].value<std::string>())
+                                     : fs::path(c.output.string() + ".work");
+  c.seed = getPositive(ctx, root, "run", "seed", 42, 0, UINT64_MAX >> 1);
+  c.progressSeconds = get<double>(root, "run", "progress_seconds", 5.0);
+
+  c.tokenizerKind = get<std::string>(root, "tokenizer", "kind", "words");
+  if (c.tokenizerKind != "words")
+    configFail("loadConfig", "{}: tokenizer.kind = '{}' is not available (built in: 'words')",
+               ctx.where(*root["tokenizer"]["kind"].node()), c.tokenizerKind);
+  c.vocabBits = static_cast<int>(getPositive(ctx, root, "tokenizer", "vocab_bits", 20, 8, 28));
+  c.maxLineBytes = getPositive(ctx, root, "ingest", "max_line_bytes", 16u << 20, 64, 1ull << 31);
+  c.splitBytes = getPositive(ctx, root, "ingest", "split_bytes", 64u << 20, 4096, 1ull << 40);
+  c.batchBytes = getPositive(ctx, root, "score", "batch_bytes", 8u << 20, 1024, 1ull << 34);
+  c.backend = get<std::string>(root, "score", "backend", "default");
+  c.ompThreads = static_cast<int>(getPositive(ctx, root, "score", "omp_threads", 0, 0, 1024));
+
+  const auto* arr = root["sources"].as_array();
+  if (!arr || arr->empty())
+    configFail("loadConfig", "{}: no [[sources]] defined", displayName);
+  std::set<std::string> names;
+  for (const auto& e : *arr) {
+    const auto& t = *e.as_table();
+    SourceConfig s;
+    const auto* nameNode = t.get("name");
+    if (!nameNode) configFail("loadConfig", "{}: a [[sources]] entry lacks 'name'", ctx.where(t));
+    s.name = *nameNode->value<std::string>();
+    if (s.name.empty() || !names.insert(s.name).second)
+      configFail("loadConfig", "{}: source name '{}' is empty or repeated", ctx.where(*nameNode),
+                 s.name);
+    const auto* pathsNode = t.get("paths");
+    if (!pathsNode) configFail("loadConfig", "{}: source '{}' lacks 'paths'", ctx.where(t), s.name);
+    if (pathsNode->is_string())
+      s.paths.push_back(resolve(baseDir, *pathsNode->value<std::string>()).string());
+    else
+      for (const auto& p : *pathsNode->as_array())
+        s.paths.push_back(resolve(baseDir, *p.value<std::string>()).string());
+    if (s.paths.empty())
+      configFail("loadConfig", "{}: source '{}' has no paths", ctx.where(*pathsNode), s.name);
+    const auto* provNode = t.get("provenance");
+    if (!provNode)
+      configFail("loadConfig", "{}: source '{}' lacks 'provenance'", ctx.where(t), s.name);
+    auto prov = parseProvenance(*provNode->value<std::string>());
+    if (!prov)
+      configFail("loadConfig",
+                 "{}: sources.provenance = '{}' is not one of human_verified, human_unverified, "
+                 "synthetic_known, synthetic_suspected, unknown",
+                 ctx.where(*provNode), *provNode->value<std::string>());
+    s.provenance = *prov;
+    if (const auto* roleNode = t.get("role")) {
+      auto role = parseRole(*roleNode->value<std::string>());
+      if (!role)
+        configFail("loadConfig", "{}: sources.role = '{}' is not one of anchor, pool, benchmark",
+                   ctx.where(*roleNode), *roleNode->value<std::string>());
+      s.role = *role;
+    }
+    if (s.role == Role::Anchor && s.provenance != Provenance::HumanVerified)
+      configFail("loadConfig", "{}: source '{}' has role anchor but provenance {} (anchors must be "
+                 "human_verified)", ctx.where(t), s.name, toString(s.provenance));
+    if (auto tk = t["text_key"].value<std::string>()) s.textKey = *tk;
+    if (s.textKey.empty())
+      configFail("loadConfig", "{}: source '{}' has an empty text_key", ctx.where(t), s.name);
+    c.sources.push_back(std::move(s));
+  }
+  return c;
+}
+
+RunConfig loadConfig(const fs::path& file, const std::vector<std::string>& overrides) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) configFail("loadConfig", "cannot open config '{}': {}", file.string(), errnoText(errno));
+  std::ostringstream os;
+  os << in.rdbuf();
+  const fs::path abs = fs::absolute(file);
+  RunConfig c = parseConfig(os.str(), abs.parent_path(), file.string(), overrides);
+  c.configPath = abs;
+  return c;
+}
+
+}  // namespace cleanmix

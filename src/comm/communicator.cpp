@@ -1,0 +1,91 @@
+#include "cleanmix/comm/communicator.hpp"
+
+#include <algorithm>
+#include <climits>
+
+#include "cleanmix/core/error.hpp"
+
+namespace cleanmix {
+
+void mpiCheck(int rc, const char* where) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  fail(where, "MPI error {}: {}", rc, std::string(msg, static_cast<std::size_t>(len)));
+}
+
+Communicator::Communicator(MPI_Comm parent) {
+  mpiCheck(MPI_Comm_dup(parent, &_comm), "Communicator");
+  MPI_Comm_rank(_comm, &_rank);
+  MPI_Comm_size(_comm, &_size);
+}
+
+Communicator::~Communicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (_comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&_comm);
+}
+
+void Communicator::barrier() const { mpiCheck(MPI_Barrier(_comm), "barrier"); }
+
+void Communicator::allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const {
+  int typeSize = 0;
+  MPI_Type_size(type, &typeSize);
+  auto* p = static_cast<char*>(data);
+  constexpr std::size_t kChunk = std::size_t{1} << 26;  // elements per call, well below INT_MAX
+  for (std::size_t off = 0; off < count; off += kChunk) {
+    const int n = static_cast<int>(std::min(kChunk, count - off));
+    mpiCheck(MPI_Allreduce(MPI_IN_PLACE, p + off * typeSize, n, type, op, _comm), "allreduce");
+  }
+}
+
+std::uint64_t Communicator::exscanSum(std::uint64_t v) const {
+  std::uint64_t out = 0;
+  mpiCheck(MPI_Exscan(&v, &out, 1, MPI_UINT64_T, MPI_SUM, _comm), "exscanSum");
+  return _rank == 0 ? 0 : out;  // MPI leaves rank 0's result undefined
+}
+
+void Communicator::bcastBytes(std::string& bytes, int root) const {
+  std::uint64_t n = bytes.size();
+  mpiCheck(MPI_Bcast(&n, 1, MPI_UINT64_T, root, _comm), "bcastBytes");
+  bytes.resize(n);
+  constexpr std::uint64_t kChunk = 1u << 30;
+  for (std::uint64_t off = 0; off < n; off += kChunk)
+    mpiCheck(MPI_Bcast(bytes.data() + off, static_cast<int>(std::min(kChunk, n - off)), MPI_CHAR,
+                       root, _comm),
+             "bcastBytes");
+}
+
+std::vector<std::string> Communicator::gatherBytes(const std::string& mine, int root) const {
+  const int n = static_cast<int>(mine.size());
+  if (mine.size() > static_cast<std::size_t>(INT_MAX)) fail("gatherBytes", "message too large");
+  std::vector<int> sizes(_size);
+  mpiCheck(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, _comm), "gatherBytes");
+  std::vector<int> displs(_size, 0);
+  std::string all;
+  if (_rank == root) {
+    long long total = 0;
+    for (int r = 0; r < _size; ++r) {
+      displs[r] = static_cast<int>(total);
+      total += sizes[r];
+    }
+    if (total > INT_MAX) fail("gatherBytes", "gathered data too large ({} bytes)", total);
+    all.resize(static_cast<std::size_t>(total));
+  }
+  mpiCheck(MPI_Gatherv(mine.data(), n, MPI_CHAR, all.data(), sizes.data(), displs.data(), MPI_CHAR,
+                       root, _comm),
+           "gatherBytes");
+  std::vector<std::string> out;
+  if (_rank == root)
+    for (int r = 0; r < _size; ++r) out.push_back(all.substr(displs[r], sizes[r]));
+  return out;
+}
+
+bool Communicator::allOk(bool ok) const {
+  int v = ok ? 1 : 0;
+  mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, _comm), "allOk");
+  return v == 1;
+}
+
+}  // namespace cleanmix

@@ -1,0 +1,464 @@
+#include "cleanmix/driver/run.hpp"
+
+#include <omp.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/archive/text_iarchive.hpp>
+#include <boost/archive/text_oarchive.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include <mpi.h>
+
+#include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/config.hpp"
+#include "cleanmix/core/error.hpp"
+#include "cleanmix/core/tables.hpp"
+#include "cleanmix/driver/progress.hpp"
+#include "cleanmix/io/jsonl.hpp"
+#include "cleanmix/io/line_reader.hpp"
+#include "cleanmix/kernels/signals.hpp"
+#include "cleanmix/output/writer.hpp"
+#include "cleanmix/stats/vocab_stats.hpp"
+#include "cleanmix/tokenize/tokenizer.hpp"
+
+namespace cleanmix {
+namespace fs = std::filesystem;
+
+namespace {
+
+enum Phase { kIndex = 0, kCount, kReduce, kScore, kWrite, kNumPhases };
+const std::vector<std::string> kPhaseNames{"index", "count", "reduce", "score", "write"};
+
+/// Documents read from input and waiting to be tokenized, with where they came from.
+struct TextBatch {
+  std::string arena;
+  std::vector<std::size_t> off{0};
+  std::vector<std::uint32_t> piece;      // index into the shard table's pieces
+  std::vector<std::uint64_t> localLine;  // 1-based line within the piece
+  std::vector<std::uint32_t> replaced;   // invalid UTF-8 repaired by the parser
+
+  std::size_t size() const { return piece.size(); }
+  std::string_view text(std::size_t i) const { return {arena.data() + off[i], off[i + 1] - off[i]}; }
+  void add(std::string_view t, std::uint32_t p, std::uint64_t line, std::uint32_t rep) {
+    arena.append(t);
+    off.push_back(arena.size());
+    piece.push_back(p);
+    localLine.push_back(line);
+    replaced.push_back(rep);
+  }
+  void clear() {
+    arena.clear();
+    off.assign(1, 0);
+    piece.clear();
+    localLine.clear();
+    replaced.clear();
+  }
+};
+
+/// Per-piece tallies from the count stage (reduced globally into line/doc offsets).
+struct PieceTally {
+  std::vector<std::uint64_t> lines, docs, errors;
+  explicit PieceTally(std::size_t n) : lines(n, 0), docs(n, 0), errors(n, 0) {}
+};
+
+/// Read every line of pieces [begin, end): documents go to `onDoc(batch)` in batches of about
+/// `batchBytes`, quarantined lines to `onError(piece, line, reason)`.
+template <class OnBatch, class OnError>
+void readPieces(const RunConfig& cfg, const ShardTable& table, std::uint32_t begin,
+                std::uint32_t end, PieceTally* tally, Progress& progress, OnBatch onBatch,
+                OnError onError) {
+  JsonlParser parser;
+  TextBatch batch;
+  std::uint64_t rawDone = 0;
+  for (std::uint32_t p = begin; p < end; ++p) {
+    const Piece& piece = table.pieces[p];
+    const ShardInfo& shard = table.shards[piece.shard];
+    const std::string& key = cfg.sources[shard.source].textKey;
+    LineReader reader(shard, piece, cfg.maxLineBytes);
+    Line line;
+    std::uint64_t n = 0;
+    while (reader.next(line)) {
+      ++n;
+      if (line.tooLong) {
+        onError(p, n, fmt::format("line_too_long: {} bytes > max_line_bytes {}", line.length,
+                                  cfg.maxLineBytes));
+        if (tally) ++tally->errors[p];
+        continue;
+      }
+      ParsedLine r = parser.parse(line.text, key);
+      if (!r.ok) {
+        onError(p, n, r.reason);
+        if (tally) ++tally->errors[p];
+        continue;
+      }
+      batch.add(r.text, p, n, r.replaced);
+      if (tally) ++tally->docs[p];
+      if (batch.arena.size() >= cfg.batchBytes) {
+        onBatch(batch);
+        batch.clear();
+      }
+    }
+    if (tally) tally->lines[p] = n;
+    rawDone += reader.rawConsumed();
+    progress.update(p - begin + 1, rawDone);
+  }
+  if (batch.size() > 0) onBatch(batch);
+}
+
+/// Tokenize every document of a batch on the host threads (never Kokkos inside).
+void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<TokenizedDoc>& docs,
+                   bool full, std::vector<double>* compression) {
+  const std::size_t n = batch.size();
+  if (docs.size() < n) docs.resize(n);
+  if (compression) compression->assign(n, 0.0);
+#pragma omp parallel
+  {
+    ZSTD_CCtx* cctx = compression ? ZSTD_createCCtx() : nullptr;
+    std::string zbuf;
+#pragma omp for schedule(dynamic, 8)
+    for (std::size_t i = 0; i < n; ++i) {
+      tok.tokenize(batch.text(i), docs[i], full);
+      if (cctx) {
+        const std::string& t = docs[i].norm;
+        zbuf.resize(ZSTD_compressBound(t.size()));
+        const std::size_t z = ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
+        (*compression)[i] = ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
+      }
+    }
+    if (cctx) ZSTD_freeCCtx(cctx);
+  }
+}
+
+/// Rank 0 computes, every rank throws the same error: no rank is left waiting in a collective.
+template <class F>
+void rootThenShare(const Communicator& comm, std::string& payload, F work) {
+  std::string err;
+  if (comm.isRoot()) {
+    try {
+      payload = work();
+    } catch (const ConfigError& e) {
+      err = std::string("C") + e.what();
+    } catch (const std::exception& e) {
+      err = std::string("E") + e.what();
+    }
+  }
+  comm.bcastBytes(err);
+  if (!err.empty()) {
+    if (err[0] == 'C') throw ConfigError(err.substr(1));
+    throw CollectiveError(err.substr(1));
+  }
+  comm.bcastBytes(payload);
+}
+
+/// The completion record in the work directory (Boost text archive: portable, outlives the job).
+struct RunManifest {
+  std::string version, configHash, output;
+  std::uint64_t outputBytes = 0;
+  std::string outputChecksum;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& version& configHash& output& outputBytes& outputChecksum;
+  }
+};
+
+std::string fileChecksum(const fs::path& p, std::uint64_t& bytes) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return {};
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  std::vector<char> buf(1 << 20);
+  bytes = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    XXH3_64bits_update(st, buf.data(), got);
+    bytes += got;
+  }
+  const auto h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return fmt::format("{:016x}", h);
+}
+
+std::string configHash(const RunConfig& cfg) {
+  return fmt::format("{:016x}", XXH3_64bits(cfg.effectiveToml.data(), cfg.effectiveToml.size()));
+}
+
+/// --resume: true when the manifest says this exact config already completed and the output
+/// still has the recorded size and checksum.
+bool alreadyComplete(const RunConfig& cfg, const fs::path& manifestPath) {
+  std::ifstream in(manifestPath);
+  if (!in) return false;
+  RunManifest m;
+  try {
+    boost::archive::text_iarchive ar(in);
+    ar >> m;
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::uint64_t bytes = 0;
+  return m.configHash == configHash(cfg) && m.output == cfg.output.string() &&
+         m.version == CLEANMIX_VERSION && fileChecksum(cfg.output, bytes) == m.outputChecksum &&
+         bytes == m.outputBytes;
+}
+
+void writeManifest(const RunConfig& cfg, const fs::path& manifestPath) {
+  RunManifest m{CLEANMIX_VERSION, configHash(cfg), cfg.output.string(), 0, {}};
+  m.outputChecksum = fileChecksum(cfg.output, m.outputBytes);
+  const fs::path tmp = manifestPath.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    boost::archive::text_oarchive ar(out);
+    ar << m;
+  }
+  fs::rename(tmp, manifestPath);
+}
+
+}  // namespace
+
+ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
+  std::string bytes;
+  rootThenShare(comm, bytes, [&] {
+    ShardTable t;
+    t.shards = discoverShards(cfg);
+    t.pieces = splitIntoPieces(t.shards, pieceBytesFor(t.shards, comm.size(), cfg.splitBytes));
+    std::ostringstream os;
+    boost::archive::binary_oarchive ar(os);  // in-job only, between identical binaries
+    ar << t;
+    return os.str();
+  });
+  ShardTable t;
+  std::istringstream is(bytes);
+  boost::archive::binary_iarchive ar(is);
+  ar >> t;
+  return t;
+}
+
+std::uint64_t parseOnlyPass(const RunConfig& cfg, const ShardTable& table, std::uint32_t begin,
+                            std::uint32_t end, std::uint64_t& lines, std::uint64_t& docs) {
+  Progress quiet(false, 1e9);
+  PieceTally tally(table.pieces.size());
+  std::uint64_t raw = 0;
+  readPieces(cfg, table, begin, end, &tally, quiet, [](const TextBatch&) {},
+             [](std::uint32_t, std::uint64_t, const std::string&) {});
+  lines = docs = 0;
+  for (std::uint32_t p = begin; p < end; ++p) {
+    lines += tally.lines[p];
+    docs += tally.docs[p];
+    raw += pieceBytes(table.pieces[p]);
+  }
+  return raw;
+}
+
+int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions& opts) {
+  const fs::path manifestPath = cfg.workdir / "run.manifest";
+  if (opts.resume) {
+    const bool done = comm.isRoot() && alreadyComplete(cfg, manifestPath);
+    if (comm.allreduceMax<int>(done ? 1 : 0)) {
+      if (comm.isRoot())
+        fmt::print(stderr, "[cleanmix] --resume: {} is complete for this config; nothing to do\n",
+                   cfg.output.string());
+      return 0;
+    }
+    if (comm.isRoot())
+      fmt::print(stderr, "[cleanmix] --resume: no completed run recorded in {}; running all stages "
+                         "(per-stage checkpoints are not implemented yet)\n", cfg.workdir.string());
+  }
+  if (cfg.ompThreads > 0) omp_set_num_threads(cfg.ompThreads);
+
+  std::vector<double> timing(kNumPhases, 0.0);
+  double t = MPI_Wtime();
+  auto lap = [&](Phase p) {
+    const double now = MPI_Wtime();
+    timing[p] += now - t;
+    t = now;
+  };
+  Progress progress(comm.isRoot(), cfg.progressSeconds);
+
+  // ---- index ----
+  const ShardTable table = indexStage(cfg, comm);
+  const ShardAssignment assign = assignPieces(table, comm.size());
+  const std::uint32_t pBegin = assign.begin(comm.rank()), pEnd = assign.end(comm.rank());
+  std::uint64_t myBytes = 0;
+  for (std::uint32_t p = pBegin; p < pEnd; ++p) myBytes += pieceBytes(table.pieces[p]);
+  if (comm.isRoot())
+    fmt::print(stderr, "[cleanmix] index: {} sources, {} shards, {} pieces over {} ranks\n",
+               cfg.sources.size(), table.shards.size(), table.pieces.size(), comm.size());
+  lap(kIndex);
+
+  // ---- count: tokenize, unigram buckets per provenance class (anchor + pool documents) ----
+  const auto tokenizer = makeTokenizer(cfg);
+  const std::uint64_t nb = std::uint64_t{1} << cfg.vocabBits, mask = nb - 1;
+  std::vector<std::uint64_t> counts(kNumProvenance * nb, 0);
+  PieceTally tally(table.pieces.size());
+  std::vector<ErrorRow> errors;
+  std::vector<std::uint32_t> errorPiece;
+  std::vector<TokenizedDoc> tdocs;
+  progress.start("count", pEnd - pBegin, myBytes);
+  readPieces(
+      cfg, table, pBegin, pEnd, &tally, progress,
+      [&](const TextBatch& b) {
+        tokenizeBatch(*tokenizer, b, tdocs, false, nullptr);
+        for (std::size_t i = 0; i < b.size(); ++i) {
+          const auto& src = cfg.sources[table.shards[table.pieces[b.piece[i]].shard].source];
+          if (src.role == Role::Benchmark) continue;
+          std::uint64_t* row = counts.data() + static_cast<std::size_t>(src.provenance) * nb;
+          for (const std::uint64_t id : tdocs[i].ids) ++row[id & mask];
+        }
+      },
+      [&](std::uint32_t p, std::uint64_t line, const std::string& reason) {
+        errors.push_back({table.pieces[p].shard, line, reason});
+        errorPiece.push_back(p);
+      });
+  progress.finish();
+  lap(kCount);
+
+  // ---- reduce: integer histograms and per-piece tallies ----
+  comm.allreduceSum(std::span<std::uint64_t>(counts));
+  comm.allreduceSum(std::span<std::uint64_t>(tally.lines));
+  comm.allreduceSum(std::span<std::uint64_t>(tally.docs));
+  comm.allreduceSum(std::span<std::uint64_t>(tally.errors));
+  // Line offset of each piece within its shard: lines of the earlier pieces of the same shard.
+  std::vector<std::uint64_t> lineBase(table.pieces.size(), 0);
+  for (std::size_t p = 1; p < table.pieces.size(); ++p)
+    if (table.pieces[p].shard == table.pieces[p - 1].shard)
+      lineBase[p] = lineBase[p - 1] + tally.lines[p - 1];
+  for (std::size_t e = 0; e < errors.size(); ++e) errors[e].line += lineBase[errorPiece[e]];
+  std::vector<std::uint64_t> unigram(nb, 0);  // anchor + pool, all classes
+  for (int c = 0; c < kNumProvenance; ++c)
+    for (std::uint64_t b = 0; b < nb; ++b) unigram[b] += counts[c * nb + b];
+  lap(kReduce);
+
+  // ---- score: re-read, tokenize fully, Kokkos kernels ----
+  auto scorer = makeSignalScorer(cfg.backend);
+  scorer->setUnigram(unigram);
+  RunOutput run;
+  DocRows& docs = run.docs;
+  BatchInput bin;
+  BatchOutput bout;
+  std::vector<double> compression;
+  progress.start("score", pEnd - pBegin, myBytes);
+  readPieces(
+      cfg, table, pBegin, pEnd, nullptr, progress,
+      [&](const TextBatch& b) {
+        tokenizeBatch(*tokenizer, b, tdocs, true, &compression);
+        bin.clear();
+        for (std::size_t i = 0; i < b.size(); ++i) {
+          const TokenizedDoc& d = tdocs[i];
+          const Piece& piece = table.pieces[b.piece[i]];
+          const auto& src = cfg.sources[table.shards[piece.shard].source];
+          bin.append(d.ids, d.lens, d.sentLens, d.lineHashes);
+          docs.source.push_back(static_cast<std::uint16_t>(table.shards[piece.shard].source));
+          docs.shard.push_back(piece.shard);
+          docs.line.push_back(lineBase[b.piece[i]] + b.localLine[i]);
+          docs.provenance.push_back(static_cast<std::uint8_t>(src.provenance));
+          docs.nBytes.push_back(d.norm.size());
+          docs.nTokens.push_back(d.ids.size());
+          docs.nSentences.push_back(static_cast<std::uint32_t>(d.sentLens.size()));
+          docs.utf8Replaced.push_back(b.replaced[i] + d.replaced);
+          docs.compressionRatio.push_back(compression[i]);
+        }
+        scorer->score(bin, bout);
+        auto app = [](std::vector<double>& dst, const std::vector<double>& src) {
+          dst.insert(dst.end(), src.begin(), src.end());
+        };
+        docs.nTypes.insert(docs.nTypes.end(), bout.nTypes.begin(), bout.nTypes.end());
+        app(docs.entropyBits, bout.entropyBits);
+        app(docs.ttr, bout.ttr);
+        app(docs.mattr, bout.mattr);
+        app(docs.burstiness, bout.burstiness);
+        app(docs.dupLineFrac, bout.dupLineFrac);
+        app(docs.top2gramFrac, bout.top2gramFrac);
+        app(docs.dup5gramFrac, bout.dup5gramFrac);
+        app(docs.tailScore, bout.tailScore);
+      },
+      [](std::uint32_t, std::uint64_t, const std::string&) {});
+  progress.finish();
+  std::uint64_t myDocs = 0;
+  for (std::uint32_t p = pBegin; p < pEnd; ++p) myDocs += tally.docs[p];
+  if (docs.size() != myDocs)
+    fail("runPipeline", "rank {}: score stage saw {} documents, count stage {} (input changed "
+         "during the run?)", comm.rank(), docs.size(), myDocs);
+  lap(kScore);
+
+  // ---- tables ----
+  const std::size_t ns = cfg.sources.size();
+  std::vector<std::uint64_t> srcTokens(ns, 0), srcReplaced(ns, 0);
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    srcTokens[docs.source[i]] += docs.nTokens[i];
+    srcReplaced[docs.source[i]] += docs.utf8Replaced[i];
+  }
+  comm.allreduceSum(std::span<std::uint64_t>(srcTokens));
+  comm.allreduceSum(std::span<std::uint64_t>(srcReplaced));
+  run.sources.resize(ns);
+  for (std::size_t s = 0; s < ns; ++s) {
+    run.sources[s].name = cfg.sources[s].name;
+    run.sources[s].provenance = static_cast<std::uint8_t>(cfg.sources[s].provenance);
+    run.sources[s].role = static_cast<std::uint8_t>(cfg.sources[s].role);
+    run.sources[s].nTokens = srcTokens[s];
+    run.sources[s].utf8Replaced = srcReplaced[s];
+  }
+  run.shards.resize(table.shards.size());
+  for (std::size_t i = 0; i < table.shards.size(); ++i) {
+    run.shards[i].path = table.shards[i].path;
+    run.shards[i].source = table.shards[i].source;
+    run.shards[i].nBytes = table.shards[i].bytes;
+    auto& src = run.sources[table.shards[i].source];
+    ++src.nShards;
+    src.nBytes += table.shards[i].bytes;
+  }
+  for (std::size_t p = 0; p < table.pieces.size(); ++p) {
+    auto& sh = run.shards[table.pieces[p].shard];
+    sh.nLines += tally.lines[p];
+    sh.nDocs += tally.docs[p];
+    sh.nErrors += tally.errors[p];
+    auto& src = run.sources[sh.source];
+    src.nDocs += tally.docs[p];
+    src.nQuarantined += tally.errors[p];
+  }
+  run.vocabClasses = provenanceLabels();
+  run.vocabClasses.push_back("anchor+pool");
+  run.vocabCounts = std::move(counts);
+  for (int c = 0; c < kNumProvenance; ++c)
+    run.vocabStats.push_back(computeVocabStats(
+        std::span<const std::uint64_t>(run.vocabCounts.data() + c * nb, nb)));
+  run.vocabStats.push_back(computeVocabStats(unigram));
+  run.configText = cfg.effectiveToml;
+  run.seed = cfg.seed;
+  run.vocabBits = cfg.vocabBits;
+  run.tokenizer = std::string(tokenizer->name());
+  run.backend = scorer->backend();
+  run.errors = std::move(errors);
+  run.phaseNames = kPhaseNames;
+
+  // ---- write (the /timing row is taken just before it is written, so it covers the write) ----
+  writeRunFile(comm, cfg.output, run, [&] {
+    lap(kWrite);
+    return timing;
+  });
+
+  if (comm.isRoot()) {
+    std::error_code ec;
+    fs::create_directories(cfg.workdir, ec);
+    if (!ec) writeManifest(cfg, manifestPath);
+    std::uint64_t nd = 0, nq = 0, nl = 0;
+    for (const auto& s : run.sources) {
+      nd += s.nDocs;
+      nq += s.nQuarantined;
+    }
+    for (const auto& s : run.shards) nl += s.nLines;
+    fmt::print(stderr, "[cleanmix] wrote {}: {} docs, {} quarantined, {} input lines ({}), {:.2f} s\n",
+               cfg.output.string(), nd, nq, nl, nd + nq == nl ? "reconciled" : "MISMATCH",
+               std::accumulate(timing.begin(), timing.end(), 0.0));
+  }
+  return 0;
+}
+
+}  // namespace cleanmix

@@ -1,0 +1,163 @@
+// cleanmix: one MPI program from corpus shards to a scored, provenance-labelled HDF5 file.
+#include <mpi.h>
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+
+#include "cleanmix/cli/config.hpp"
+#include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/config.hpp"
+#include "cleanmix/core/error.hpp"
+#include "cleanmix/core/kokkos_compat.hpp"
+#include "cleanmix/driver/run.hpp"
+#include "cleanmix/kernels/signals.hpp"
+#include "cleanmix/output/writer.hpp"
+
+namespace {
+
+/// Rank from the launcher's environment, before MPI_Init (for usage errors).
+int launcherRank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  return 0;
+}
+
+std::string versionText() {
+  return fmt::format("cleanmix {} (schema {}, Kokkos backends: {})", CLEANMIX_VERSION,
+                     CLEANMIX_SCHEMA_VERSION, CLEANMIX_KOKKOS_BACKENDS);
+}
+
+struct Args {
+  std::string config, out, workdir;
+  std::vector<std::string> sets;
+  bool resume = false;
+  std::string inspectFile;
+  bool digest = false;
+};
+
+/// MPI + Kokkos for the commands that need them; exceptions become exit codes here.
+int withRuntime(int argc, char** argv, const std::function<int(const cleanmix::Communicator&)>& body) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int worldRank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &worldRank);
+  int code = 0;
+  {
+    cleanmix::kx::initialize();
+    try {
+      cleanmix::Communicator comm(MPI_COMM_WORLD);
+      code = body(comm);
+    } catch (const cleanmix::ConfigError& e) {
+      if (worldRank == 0) fmt::print(stderr, "[rank {}] config error: {}\n", worldRank, e.what());
+      code = 2;
+    } catch (const cleanmix::CollectiveError& e) {
+      if (worldRank == 0) fmt::print(stderr, "[rank {}] fatal: {}\n", worldRank, e.what());
+      code = 1;
+    } catch (const std::exception& e) {
+      // One rank failed alone: the others may be inside a collective, so end the whole job.
+      fmt::print(stderr, "[rank {}] fatal: {}\n", worldRank, e.what());
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+      return 1;
+    }
+    Kokkos::finalize();
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cleanmix: contamination-controlled pretraining mixes (MPI + Kokkos + parallel HDF5)",
+               "cleanmix"};
+  app.set_version_flag("--version", versionText());
+  app.require_subcommand(1);
+  Args a;
+
+  auto* run = app.add_subcommand("run", "Run the pipeline on a config (under mpirun/srun or alone)");
+  run->add_option("config", a.config, "TOML config file")->required();
+  run->add_option("--out", a.out, "Output HDF5 file (overrides run.output)");
+  run->add_option("--workdir", a.workdir, "Work directory for checkpoints (overrides run.workdir)");
+  run->add_flag("--resume", a.resume, "Skip work a previous run of this config completed");
+  run->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
+
+  auto* inspect = app.add_subcommand("inspect", "Print a human summary of a run file");
+  inspect->add_option("file", a.inspectFile, "cleanmix HDF5 output")->required()->check(CLI::ExistingFile);
+  inspect->add_flag("--digest", a.digest, "Print a checksum per dataset (all but /timing)");
+
+  auto* bench = app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
+  bench->add_option("config", a.config, "TOML config file")->required();
+  bench->add_option("--set", a.sets, "Override a config key");
+  bench->group("");  // hidden
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (launcherRank() == 0) app.exit(e);
+    return 2;
+  }
+
+  if (*inspect) {
+    try {
+      return cleanmix::inspectFile(a.inspectFile, a.digest, std::cout);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "fatal: {}\n", e.what());
+      return 1;
+    }
+  }
+
+  auto loadCfg = [&](const cleanmix::Communicator& comm) {
+    // Every rank reads the config; agree on the outcome before any other collective.
+    cleanmix::RunConfig cfg;
+    std::string err;
+    try {
+      cfg = cleanmix::loadConfig(a.config, a.sets);
+      if (!a.out.empty()) cfg.output = std::filesystem::absolute(a.out);
+      if (!a.workdir.empty()) cfg.workdir = std::filesystem::absolute(a.workdir);
+      else if (!a.out.empty()) cfg.workdir = cfg.output.string() + ".work";
+    } catch (const cleanmix::ConfigError& e) {
+      err = e.what();
+    }
+    if (!comm.allOk(err.empty())) {
+      if (err.empty()) err = "cleanmix::loadConfig: the config failed to load on another rank";
+      throw cleanmix::ConfigError(err);
+    }
+    return cfg;
+  };
+
+  if (*run) {
+    return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
+      const auto cfg = loadCfg(comm);
+      if (comm.isRoot())
+        fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
+                   comm.size(), cleanmix::makeSignalScorer(cfg.backend)->backend());
+      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{a.resume});
+    });
+  }
+
+  return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
+    const auto cfg = loadCfg(comm);
+    const auto table = cleanmix::indexStage(cfg, comm);
+    const auto assign = cleanmix::assignPieces(table, comm.size());
+    comm.barrier();
+    const double t0 = MPI_Wtime();
+    std::uint64_t lines = 0, docs = 0;
+    const std::uint64_t bytes = cleanmix::parseOnlyPass(cfg, table, assign.begin(comm.rank()),
+                                                        assign.end(comm.rank()), lines, docs);
+    const double el = MPI_Wtime() - t0;
+    const double maxEl = comm.allreduceMax(el);
+    const std::uint64_t totalBytes = comm.allreduceSum(bytes);
+    const std::uint64_t totalLines = comm.allreduceSum(lines);
+    if (comm.isRoot())
+      fmt::print("parse-only: {} ranks, {} bytes, {} lines, {:.3f} s, {:.1f} MB/s per rank\n",
+                 comm.size(), totalBytes, totalLines, maxEl,
+                 static_cast<double>(totalBytes) / 1e6 / maxEl / comm.size());
+    return 0;
+  });
+}

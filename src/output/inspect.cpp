@@ -1,0 +1,214 @@
+#include <xxhash.h>
+
+#include <algorithm>
+#include <map>
+#include <ostream>
+
+#include "cleanmix/core/error.hpp"
+#include "cleanmix/core/types.hpp"
+#include "cleanmix/output/h5.hpp"
+#include "cleanmix/output/writer.hpp"
+
+namespace cleanmix {
+namespace {
+
+using h5::check;
+using h5::checkId;
+using h5::Id;
+
+std::vector<hsize_t> shapeOf(hid_t dset) {
+  Id space(checkId(H5Dget_space(dset), "inspect"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return dims;
+}
+
+std::uint64_t elements(const std::vector<hsize_t>& dims) {
+  std::uint64_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
+}
+
+template <class T>
+std::vector<T> readColumn(hid_t file, const std::string& path) {
+  Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
+  std::vector<T> v(elements(shapeOf(d)));
+  if (!v.empty()) check(H5Dread(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path.c_str());
+  return v;
+}
+
+std::vector<std::string> readStrings(hid_t file, const std::string& path) {
+  Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
+  Id t(checkId(H5Dget_type(d), path.c_str()), H5Tclose);
+  const std::size_t w = H5Tget_size(t);
+  const std::uint64_t n = elements(shapeOf(d));
+  std::vector<char> buf(n * w);
+  if (n) check(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), path.c_str());
+  std::vector<std::string> out;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string s(buf.data() + i * w, w);
+    s.resize(std::strlen(s.c_str()));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string readAttrString(hid_t loc, const char* name) {
+  if (H5Aexists(loc, name) <= 0) return {};
+  Id a(checkId(H5Aopen(loc, name, H5P_DEFAULT), name), H5Aclose);
+  Id t(checkId(H5Aget_type(a), name), H5Tclose);
+  std::string s(H5Tget_size(t), '\0');
+  check(H5Aread(a, t, s.data()), name);
+  s.resize(std::strlen(s.c_str()));
+  return s;
+}
+
+std::uint64_t readAttrU64(hid_t loc, const char* name) {
+  if (H5Aexists(loc, name) <= 0) return 0;
+  Id a(checkId(H5Aopen(loc, name, H5P_DEFAULT), name), H5Aclose);
+  std::uint64_t v = 0;
+  check(H5Aread(a, H5T_NATIVE_UINT64, &v), name);
+  return v;
+}
+
+struct DigestCtx {
+  std::ostream* os;
+};
+
+herr_t digestVisit(hid_t obj, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type != H5O_TYPE_DATASET) return 0;
+  const std::string path = std::string("/") + name;
+  if (path == "/timing") return 0;
+  auto* ctx = static_cast<DigestCtx*>(data);
+  Id d(checkId(H5Dopen2(obj, name, H5P_DEFAULT), name), H5Dclose);
+  Id t(checkId(H5Dget_type(d), name), H5Tclose);
+  Id nt(checkId(H5Tget_native_type(t, H5T_DIR_ASCEND), name), H5Tclose);
+  const auto dims = shapeOf(d);
+  const std::uint64_t n = elements(dims);
+  std::vector<char> buf(n * H5Tget_size(nt));
+  if (n) check(H5Dread(d, nt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), name);
+  std::string shape;
+  for (auto x : dims) shape += (shape.empty() ? "" : "x") + std::to_string(x);
+  *ctx->os << fmt::format("{:016x}  {}  [{}]\n", XXH3_64bits(buf.data(), buf.size()), path, shape);
+  return 0;
+}
+
+}  // namespace
+
+int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t fid = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (fid < 0) fail("inspect", "cannot open '{}' as HDF5", file.string());
+  Id f(fid, H5Fclose);
+
+  if (digest) {
+    DigestCtx ctx{&os};
+    check(H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, digestVisit, &ctx), "inspect");
+    return 0;
+  }
+
+  os << fmt::format("{}\n  cleanmix {} (schema {}), {} ranks, seed {}, backend {}\n", file.string(),
+                    readAttrString(f, "cleanmix_version"), readAttrU64(f, "schema_version"),
+                    readAttrU64(f, "n_ranks"), readAttrU64(f, "seed"),
+                    readAttrString(f, "kokkos_backend"));
+
+  const auto names = readStrings(f, "/sources/name");
+  const auto prov = readColumn<std::uint8_t>(f, "/sources/provenance");
+  const auto role = readColumn<std::uint8_t>(f, "/sources/role");
+  const auto nDocs = readColumn<std::uint64_t>(f, "/sources/n_docs");
+  const auto nTok = readColumn<std::uint64_t>(f, "/sources/n_tokens");
+  const auto nQ = readColumn<std::uint64_t>(f, "/sources/n_quarantined");
+  const auto nShards = readColumn<std::uint64_t>(f, "/sources/n_shards");
+  std::uint64_t docs = 0, toks = 0, quar = 0;
+  os << fmt::format("\n  {:<16} {:<20} {:<10} {:>6} {:>9} {:>12} {:>11}\n", "source", "provenance",
+                    "role", "shards", "docs", "tokens", "quarantined");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    os << fmt::format("  {:<16} {:<20} {:<10} {:>6} {:>9} {:>12} {:>11}\n", names[i],
+                      toString(static_cast<Provenance>(prov[i])), toString(static_cast<Role>(role[i])),
+                      nShards[i], nDocs[i], nTok[i], nQ[i]);
+    docs += nDocs[i];
+    toks += nTok[i];
+    quar += nQ[i];
+  }
+  const auto lines = readColumn<std::uint64_t>(f, "/shards/n_lines");
+  std::uint64_t nLines = 0;
+  for (auto l : lines) nLines += l;
+  os << fmt::format("  {:<48} {:>6} {:>9} {:>12} {:>11}\n", "total", lines.size(), docs, toks, quar);
+  os << fmt::format("\n  input lines {} = docs {} + quarantined {}: {}\n", nLines, docs, quar,
+                    nLines == docs + quar ? "reconciled" : "MISMATCH");
+
+  if (quar > 0) {
+    const auto reasons = readStrings(f, "/errors/reason");
+    std::map<std::string, std::uint64_t> byReason;
+    for (const auto& r : reasons) ++byReason[r.substr(0, r.find(':'))];
+    os << "  quarantine reasons:";
+    for (const auto& [r, n] : byReason) os << fmt::format(" {}={}", r, n);
+    os << "\n";
+  }
+
+  const auto cls = readStrings(f, "/vocab/stats/class");
+  const auto vt = readColumn<std::uint64_t>(f, "/vocab/stats/tokens");
+  const auto vy = readColumn<std::uint64_t>(f, "/vocab/stats/types");
+  const auto ve = readColumn<double>(f, "/vocab/stats/entropy_bits");
+  const auto vm = readColumn<double>(f, "/vocab/stats/miller_madow_bits");
+  const auto f1 = readColumn<std::uint64_t>(f, "/vocab/stats/f1");
+  const auto chao = readColumn<double>(f, "/vocab/stats/chao1");
+  os << fmt::format("\n  {:<20} {:>12} {:>9} {:>9} {:>9} {:>9} {:>11}\n", "vocab class", "tokens",
+                    "types", "H bits", "H_MM", "f1", "Chao1");
+  for (std::size_t i = 0; i < cls.size(); ++i)
+    if (vt[i] > 0)
+      os << fmt::format("  {:<20} {:>12} {:>9} {:>9.4f} {:>9.4f} {:>9} {:>11.1f}\n", cls[i], vt[i],
+                        vy[i], ve[i], vm[i], f1[i], chao[i]);
+
+  // Signal medians per provenance class.
+  const auto dprov = readColumn<std::uint8_t>(f, "/docs/provenance");
+  const char* cols[] = {"entropy_bits", "ttr", "mattr", "burstiness", "compression_ratio",
+                        "dup5gram_frac", "tail_score"};
+  os << fmt::format("\n  median per class     {:>8}", "docs");
+  for (const char* c : cols) os << fmt::format(" {:>10.10}", c);
+  os << "\n";
+  std::vector<std::vector<double>> colv;
+  for (const char* c : cols) colv.push_back(readColumn<double>(f, std::string("/docs/") + c));
+  for (int p = 0; p < kNumProvenance; ++p) {
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < dprov.size(); ++i)
+      if (dprov[i] == p) rows.push_back(i);
+    if (rows.empty()) continue;
+    os << fmt::format("  {:<20} {:>8}", toString(static_cast<Provenance>(p)), rows.size());
+    for (const auto& v : colv) {
+      std::vector<double> x;
+      for (auto r : rows) x.push_back(v[r]);
+      std::nth_element(x.begin(), x.begin() + x.size() / 2, x.end());
+      os << fmt::format(" {:>10.4f}", x[x.size() / 2]);
+    }
+    os << "\n";
+  }
+
+  // Timing: slowest rank per phase.
+  Id td(checkId(H5Dopen2(f, "/timing", H5P_DEFAULT), "inspect"), H5Dclose);
+  const auto tdims = shapeOf(td);
+  if (tdims.size() == 2) {
+    std::vector<double> t(elements(tdims));
+    if (!t.empty()) check(H5Dread(td, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()), "inspect");
+    Id a(checkId(H5Aopen(td, "phases", H5P_DEFAULT), "inspect"), H5Aclose);
+    Id at(checkId(H5Aget_type(a), "inspect"), H5Tclose);
+    const std::size_t w = H5Tget_size(at);
+    std::vector<char> pb(tdims[1] * w);
+    check(H5Aread(a, at, pb.data()), "inspect");
+    os << "\n  timing (max over ranks, s):";
+    double total = 0;
+    for (hsize_t p = 0; p < tdims[1]; ++p) {
+      double mx = 0;
+      for (hsize_t r = 0; r < tdims[0]; ++r) mx = std::max(mx, t[r * tdims[1] + p]);
+      total += mx;
+      std::string name(pb.data() + p * w, w);
+      name.resize(std::strlen(name.c_str()));
+      os << fmt::format(" {}={:.3f}", name, mx);
+    }
+    os << fmt::format("  (sum {:.3f})\n", total);
+  }
+  return 0;
+}
+
+}  // namespace cleanmix

@@ -1,0 +1,208 @@
+#include "cleanmix/output/writer.hpp"
+
+#include <cstdio>
+#include <system_error>
+
+#include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/config.hpp"
+#include "cleanmix/core/error.hpp"
+#include "cleanmix/core/types.hpp"
+#include "cleanmix/output/h5.hpp"
+
+namespace cleanmix {
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class T>
+std::span<const T> sp(const std::vector<T>& v) {
+  return {v.data(), v.size()};
+}
+
+/// Replicated small table: rank 0 writes all rows, the others join with none.
+template <class T>
+void writeReplicated(const Communicator& c, const h5::ParallelFile& f, hid_t g,
+                     const std::string& name, const std::vector<T>& all) {
+  const std::span<const T> mine = c.isRoot() ? sp(all) : std::span<const T>{};
+  h5::writeColumn<T>(f, g, name, mine, 0, all.size());
+}
+
+void writeReplicatedStrings(const Communicator& c, const h5::ParallelFile& f, hid_t g,
+                            const std::string& name, const std::vector<std::string>& all) {
+  std::size_t width = 1;
+  for (const auto& s : all) width = std::max(width, s.size());
+  h5::writeStrings(f, g, name, c.isRoot() ? all : std::vector<std::string>{}, 0, all.size(), width);
+}
+
+template <class Row, class T, class Get>
+std::vector<T> column(const std::vector<Row>& rows, Get get) {
+  std::vector<T> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(static_cast<T>(get(r)));
+  return out;
+}
+
+void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& d) {
+  const std::uint64_t n = d.size();
+  const std::uint64_t off = c.exscanSum(n);
+  const std::uint64_t total = c.allreduceSum(n);
+  h5::Id g = f.createGroup(f.id(), "docs");
+  h5::writeAttr(g, "n_docs", total);
+  std::vector<std::uint64_t> docId(n);
+  for (std::uint64_t i = 0; i < n; ++i) docId[i] = off + i;
+  h5::writeColumn<std::uint64_t>(f, g, "doc_id", sp(docId), off, total);
+  h5::writeColumn<std::uint16_t>(f, g, "source", sp(d.source), off, total);
+  h5::writeColumn<std::uint32_t>(f, g, "shard", sp(d.shard), off, total);
+  h5::writeColumn<std::uint64_t>(f, g, "line", sp(d.line), off, total);
+  h5::writeColumn<std::uint8_t>(f, g, "provenance", sp(d.provenance), off, total);
+  {
+    h5::Id ds(h5::checkId(H5Dopen2(g, "provenance", H5P_DEFAULT), "writeDocs"), H5Dclose);
+    h5::writeAttr(ds, "labels", provenanceLabels());
+  }
+  h5::writeColumn<std::uint64_t>(f, g, "n_bytes", sp(d.nBytes), off, total);
+  h5::writeColumn<std::uint64_t>(f, g, "n_tokens", sp(d.nTokens), off, total);
+  h5::writeColumn<std::uint32_t>(f, g, "n_types", sp(d.nTypes), off, total);
+  h5::writeColumn<std::uint32_t>(f, g, "n_sentences", sp(d.nSentences), off, total);
+  h5::writeColumn<std::uint32_t>(f, g, "utf8_replaced", sp(d.utf8Replaced), off, total);
+  const std::pair<const char*, const std::vector<double>*> reals[] = {
+      {"entropy_bits", &d.entropyBits},   {"ttr", &d.ttr},
+      {"mattr", &d.mattr},                {"burstiness", &d.burstiness},
+      {"compression_ratio", &d.compressionRatio}, {"dup_line_frac", &d.dupLineFrac},
+      {"top2gram_frac", &d.top2gramFrac}, {"dup5gram_frac", &d.dup5gramFrac},
+      {"tail_score", &d.tailScore}};
+  for (const auto& [name, v] : reals) h5::writeColumn<double>(f, g, name, sp(*v), off, total);
+}
+
+void writeErrors(const Communicator& c, const h5::ParallelFile& f,
+                 const std::vector<ErrorRow>& errors) {
+  const std::uint64_t n = errors.size();
+  const std::uint64_t off = c.exscanSum(n);
+  const std::uint64_t total = c.allreduceSum(n);
+  std::uint64_t width = 1;
+  for (const auto& e : errors) width = std::max<std::uint64_t>(width, e.reason.size());
+  width = c.allreduceMax(width);
+  h5::Id g = f.createGroup(f.id(), "errors");
+  h5::writeAttr(g, "n_errors", total);
+  h5::writeColumn<std::uint32_t>(
+      f, g, "shard", sp(column<ErrorRow, std::uint32_t>(errors, [](auto& e) { return e.shard; })),
+      off, total);
+  h5::writeColumn<std::uint64_t>(
+      f, g, "line", sp(column<ErrorRow, std::uint64_t>(errors, [](auto& e) { return e.line; })),
+      off, total);
+  std::vector<std::string> reasons;
+  for (const auto& e : errors) reasons.push_back(e.reason);
+  h5::writeStrings(f, g, "reason", reasons, off, total, width);
+}
+
+void writeSources(const Communicator& c, const h5::ParallelFile& f,
+                  const std::vector<SourceRow>& s) {
+  h5::Id g = f.createGroup(f.id(), "sources");
+  writeReplicatedStrings(c, f, g, "name", column<SourceRow, std::string>(s, [](auto& r) { return r.name; }));
+  writeReplicated(c, f, g, "provenance", column<SourceRow, std::uint8_t>(s, [](auto& r) { return r.provenance; }));
+  writeReplicated(c, f, g, "role", column<SourceRow, std::uint8_t>(s, [](auto& r) { return r.role; }));
+  {
+    h5::Id p(h5::checkId(H5Dopen2(g, "provenance", H5P_DEFAULT), "writeSources"), H5Dclose);
+    h5::writeAttr(p, "labels", provenanceLabels());
+    h5::Id r(h5::checkId(H5Dopen2(g, "role", H5P_DEFAULT), "writeSources"), H5Dclose);
+    h5::writeAttr(r, "labels", roleLabels());
+  }
+  writeReplicated(c, f, g, "n_shards", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nShards; }));
+  writeReplicated(c, f, g, "n_docs", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nDocs; }));
+  writeReplicated(c, f, g, "n_tokens", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nTokens; }));
+  writeReplicated(c, f, g, "n_bytes", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
+  writeReplicated(c, f, g, "n_quarantined", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nQuarantined; }));
+  writeReplicated(c, f, g, "utf8_replaced", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.utf8Replaced; }));
+}
+
+void writeShards(const Communicator& c, const h5::ParallelFile& f, const std::vector<ShardRow>& s) {
+  h5::Id g = f.createGroup(f.id(), "shards");
+  writeReplicatedStrings(c, f, g, "path", column<ShardRow, std::string>(s, [](auto& r) { return r.path; }));
+  writeReplicated(c, f, g, "source", column<ShardRow, std::uint32_t>(s, [](auto& r) { return r.source; }));
+  writeReplicated(c, f, g, "n_lines", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nLines; }));
+  writeReplicated(c, f, g, "n_bytes", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
+  writeReplicated(c, f, g, "n_docs", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nDocs; }));
+  writeReplicated(c, f, g, "n_errors", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nErrors; }));
+}
+
+void writeVocab(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run) {
+  h5::Id g = f.createGroup(f.id(), "vocab");
+  h5::writeAttr(g, "vocab_bits", static_cast<std::uint64_t>(run.vocabBits));
+  h5::writeAttr(g, "tokenizer", run.tokenizer);
+  const std::uint64_t nb = std::uint64_t{1} << run.vocabBits;
+  const std::uint64_t classes = run.vocabCounts.size() / nb;
+  // counts are replicated: each rank writes a contiguous block of rows-by-buckets? Rows are
+  // classes (few); split the flattened array into equal slabs by writing per class row blocks.
+  {
+    const std::uint64_t r0 = classes * c.rank() / c.size(), r1 = classes * (c.rank() + 1) / c.size();
+    std::span<const std::uint64_t> mine(run.vocabCounts.data() + r0 * nb, (r1 - r0) * nb);
+    h5::writeMatrix<std::uint64_t>(f, g, "counts", mine, r0, classes, nb);
+    h5::Id ds(h5::checkId(H5Dopen2(g, "counts", H5P_DEFAULT), "writeVocab"), H5Dclose);
+    h5::writeAttr(ds, "rows", run.vocabClasses);
+  }
+  h5::Id st = f.createGroup(g, "stats");
+  const auto& v = run.vocabStats;
+  writeReplicatedStrings(c, f, st, "class", run.vocabClasses);
+  writeReplicated(c, f, st, "tokens", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.tokens; }));
+  writeReplicated(c, f, st, "types", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.types; }));
+  writeReplicated(c, f, st, "entropy_bits", column<VocabStats, double>(v, [](auto& r) { return r.entropyBits; }));
+  writeReplicated(c, f, st, "miller_madow_bits", column<VocabStats, double>(v, [](auto& r) { return r.millerMadowBits; }));
+  writeReplicated(c, f, st, "f1", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.f1; }));
+  writeReplicated(c, f, st, "f2", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.f2; }));
+  writeReplicated(c, f, st, "chao1", column<VocabStats, double>(v, [](auto& r) { return r.chao1; }));
+}
+
+void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
+                 const std::vector<double>& timing) {
+  const std::uint64_t phases = run.phaseNames.size();
+  h5::writeMatrix<double>(f, f.id(), "timing", std::span<const double>(timing),
+                          static_cast<std::uint64_t>(c.rank()), static_cast<std::uint64_t>(c.size()),
+                          phases);
+  h5::Id ds(h5::checkId(H5Dopen2(f.id(), "timing", H5P_DEFAULT), "writeTiming"), H5Dclose);
+  h5::writeAttr(ds, "phases", run.phaseNames);
+  h5::writeAttr(ds, "units", std::string("seconds"));
+}
+
+}  // namespace
+
+void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput& run,
+                  const std::function<std::vector<double>()>& timingNow) {
+  const fs::path partial = fs::path(out.string() + ".partial");
+  std::string err;
+  if (comm.isRoot()) {
+    std::error_code ec;
+    if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
+    if (ec) err = fmt::format("cannot create output directory '{}': {}",
+                              out.parent_path().string(), ec.message());
+  }
+  comm.bcastBytes(err);
+  if (!err.empty()) throw CollectiveError("cleanmix::writeRunFile: " + err);
+
+  // Only rank 0 reports HDF5's own error stack; the others stay quiet.
+  if (!comm.isRoot()) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  h5::ParallelFile f(partial.string(), comm.comm());
+  h5::writeAttr(f.id(), "cleanmix_version", std::string(CLEANMIX_VERSION));
+  h5::writeAttr(f.id(), "schema_version", static_cast<std::uint64_t>(CLEANMIX_SCHEMA_VERSION));
+  h5::writeAttr(f.id(), "config", run.configText);
+  h5::writeAttr(f.id(), "n_ranks", static_cast<std::uint64_t>(comm.size()));
+  h5::writeAttr(f.id(), "seed", run.seed);
+  h5::writeAttr(f.id(), "kokkos_backend", run.backend);
+
+  writeDocs(comm, f, run.docs);
+  writeSources(comm, f, run.sources);
+  writeShards(comm, f, run.shards);
+  writeErrors(comm, f, run.errors);
+  writeVocab(comm, f, run);
+  writeTiming(comm, f, run, timingNow());
+  f.close();
+
+  comm.barrier();
+  if (comm.isRoot()) {
+    std::error_code ec;
+    fs::rename(partial, out, ec);
+    if (ec) err = fmt::format("cannot rename '{}' to '{}': {}", partial.string(), out.string(), ec.message());
+  }
+  comm.bcastBytes(err);
+  if (!err.empty()) throw CollectiveError("cleanmix::writeRunFile: " + err);
+}
+
+}  // namespace cleanmix
