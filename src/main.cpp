@@ -39,7 +39,8 @@ struct Args {
 };
 
 /// MPI + Kokkos for the commands that need them; exceptions become exit codes here.
-int withRuntime(int argc, char** argv, const std::function<int(const cleanmix::Communicator&)>& body) {
+int withRuntime(int argc, char** argv,
+                const std::function<int(const cleanmix::Communicator&)>& body) {
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int worldRank = 0;
@@ -72,13 +73,15 @@ int withRuntime(int argc, char** argv, const std::function<int(const cleanmix::C
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"cleanmix: contamination-controlled pretraining mixes (MPI + Kokkos + parallel HDF5)",
-               "cleanmix"};
+  CLI::App app{
+      "cleanmix: contamination-controlled pretraining mixes (MPI + Kokkos + parallel HDF5)",
+      "cleanmix"};
   app.set_version_flag("--version", versionText());
   app.require_subcommand(1);
   Args a;
 
-  auto* run = app.add_subcommand("run", "Run the pipeline on a config (under mpirun/srun or alone)");
+  auto* run =
+      app.add_subcommand("run", "Run the pipeline on a config (under mpirun/srun or alone)");
   run->add_option("config", a.config, "TOML config file")->required();
   run->add_option("--out", a.out, "Output HDF5 file (overrides run.output)");
   run->add_option("--workdir", a.workdir, "Work directory for checkpoints (overrides run.workdir)");
@@ -86,10 +89,13 @@ int main(int argc, char** argv) {
   run->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
 
   auto* inspect = app.add_subcommand("inspect", "Print a human summary of a run file");
-  inspect->add_option("file", a.inspectFile, "cleanmix HDF5 output")->required()->check(CLI::ExistingFile);
+  inspect->add_option("file", a.inspectFile, "cleanmix HDF5 output")
+      ->required()
+      ->check(CLI::ExistingFile);
   inspect->add_flag("--digest", a.digest, "Print a checksum per dataset (all but /timing)");
 
-  auto* bench = app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
+  auto* bench =
+      app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
   bench->add_option("config", a.config, "TOML config file")->required();
   bench->add_option("--set", a.sets, "Override a config key");
   bench->group("");  // hidden
@@ -119,8 +125,10 @@ int main(int argc, char** argv) {
     try {
       cfg = cleanmix::loadConfig(a.config, a.sets);
       if (!a.out.empty()) cfg.output = std::filesystem::absolute(a.out);
-      if (!a.workdir.empty()) cfg.workdir = std::filesystem::absolute(a.workdir);
-      else if (!a.out.empty()) cfg.workdir = cfg.output.string() + ".work";
+      if (!a.workdir.empty())
+        cfg.workdir = std::filesystem::absolute(a.workdir);
+      else if (!a.out.empty())
+        cfg.workdir = cfg.output.string() + ".work";
     } catch (const cleanmix::ConfigError& e) {
       err = e.what();
     }

@@ -31,14 +31,20 @@ const char* kindName(Kind k) {
 const std::map<std::string, std::map<std::string, Kind>>& schema() {
   static const std::map<std::string, std::map<std::string, Kind>> s{
       {"run",
-       {{"output", Kind::String}, {"workdir", Kind::String}, {"seed", Kind::Integer},
+       {{"output", Kind::String},
+        {"workdir", Kind::String},
+        {"seed", Kind::Integer},
         {"progress_seconds", Kind::Float}}},
       {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
-      {"score", {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
+      {"score",
+       {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
       {"sources",
-       {{"name", Kind::String}, {"paths", Kind::StringList}, {"provenance", Kind::String},
-        {"role", Kind::String}, {"text_key", Kind::String}}},
+       {{"name", Kind::String},
+        {"paths", Kind::StringList},
+        {"provenance", Kind::String},
+        {"role", Kind::String},
+        {"text_key", Kind::String}}},
   };
   return s;
 }
@@ -149,8 +155,7 @@ void applyOverride(toml::table& root, const std::string& kv) {
   toml::table* target = nullptr;
   std::string leaf;
   if (parts[0] == "sources") {
-    if (parts.size() != 3)
-      configFail("loadConfig", "--set '{}': use sources.<name>.<key>", kv);
+    if (parts.size() != 3) configFail("loadConfig", "--set '{}': use sources.<name>.<key>", kv);
     auto* arr = root["sources"].as_array();
     if (arr)
       for (auto& e : *arr)
@@ -187,10 +192,11 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.effectiveToml = os.str();
 
   const fs::path stemDefault = fs::path(displayName).stem();
-  c.output = resolve(baseDir, get<std::string>(root, "run", "output",
-                                               "out/" + stemDefault.string() + ".h5"));
-  c.workdir = root["run"]["workdir"] ? resolve(baseDir, *root["run"]["workdir"].value<std::string>())
-                                     : fs::path(c.output.string() + ".work");
+  c.output = resolve(
+      baseDir, get<std::string>(root, "run", "output", "out/" + stemDefault.string() + ".h5"));
+  c.workdir = root["run"]["workdir"]
+                  ? resolve(baseDir, *root["run"]["workdir"].value<std::string>())
+                  : fs::path(c.output.string() + ".work");
   c.seed = getPositive(ctx, root, "run", "seed", 42, 0, UINT64_MAX >> 1);
   c.progressSeconds = get<double>(root, "run", "progress_seconds", 5.0);
 
@@ -206,8 +212,7 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.ompThreads = static_cast<int>(getPositive(ctx, root, "score", "omp_threads", 0, 0, 1024));
 
   const auto* arr = root["sources"].as_array();
-  if (!arr || arr->empty())
-    configFail("loadConfig", "{}: no [[sources]] defined", displayName);
+  if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);
   std::set<std::string> names;
   for (const auto& e : *arr) {
     const auto& t = *e.as_table();
@@ -245,8 +250,10 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
       s.role = *role;
     }
     if (s.role == Role::Anchor && s.provenance != Provenance::HumanVerified)
-      configFail("loadConfig", "{}: source '{}' has role anchor but provenance {} (anchors must be "
-                 "human_verified)", ctx.where(t), s.name, toString(s.provenance));
+      configFail("loadConfig",
+                 "{}: source '{}' has role anchor but provenance {} (anchors must be "
+                 "human_verified)",
+                 ctx.where(t), s.name, toString(s.provenance));
     if (auto tk = t["text_key"].value<std::string>()) s.textKey = *tk;
     if (s.textKey.empty())
       configFail("loadConfig", "{}: source '{}' has an empty text_key", ctx.where(t), s.name);

@@ -27,7 +27,9 @@ Communicator::~Communicator() {
   if (_comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&_comm);
 }
 
-void Communicator::barrier() const { mpiCheck(MPI_Barrier(_comm), "barrier"); }
+void Communicator::barrier() const {
+  mpiCheck(MPI_Barrier(_comm), "barrier");
+}
 
 void Communicator::allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const {
   int typeSize = 0;

@@ -25,8 +25,14 @@ std::optional<E> parseLabel(const std::vector<std::string>& labels, std::string_
 std::optional<Provenance> parseProvenance(std::string_view s) {
   return parseLabel<Provenance>(provenanceLabels(), s);
 }
-std::optional<Role> parseRole(std::string_view s) { return parseLabel<Role>(roleLabels(), s); }
-std::string_view toString(Provenance p) { return provenanceLabels().at(static_cast<int>(p)); }
-std::string_view toString(Role r) { return roleLabels().at(static_cast<int>(r)); }
+std::optional<Role> parseRole(std::string_view s) {
+  return parseLabel<Role>(roleLabels(), s);
+}
+std::string_view toString(Provenance p) {
+  return provenanceLabels().at(static_cast<int>(p));
+}
+std::string_view toString(Role r) {
+  return roleLabels().at(static_cast<int>(r));
+}
 
 }  // namespace cleanmix

@@ -6,7 +6,8 @@
 
 namespace cleanmix {
 
-void Progress::start(const std::string& stage, std::uint64_t piecesTotal, std::uint64_t bytesTotal) {
+void Progress::start(const std::string& stage, std::uint64_t piecesTotal,
+                     std::uint64_t bytesTotal) {
   _stage = stage;
   _piecesTotal = piecesTotal;
   _bytesTotal = bytesTotal;
@@ -36,7 +37,9 @@ void Progress::print(bool final) {
     eta = fmt::format("{:.0f} s", el * static_cast<double>(_bytesTotal - _bytesDone) /
                                       static_cast<double>(_bytesDone));
   if (final)
-    fmt::print(stderr, "[cleanmix] {:<6} done: {}/{} pieces on rank 0, {:.1f} MB in {:.2f} s ({:.1f} MB/s per rank)\n",
+    fmt::print(stderr,
+               "[cleanmix] {:<6} done: {}/{} pieces on rank 0, {:.1f} MB in {:.2f} s ({:.1f} MB/s "
+               "per rank)\n",
                _stage, _piecesDone, _piecesTotal, static_cast<double>(_bytesDone) / 1e6, el, mbs);
   else
     fmt::print(stderr, "[cleanmix] {:<6} {}/{} pieces on rank 0, {:.1f} MB/s per rank, ETA {}\n",

@@ -46,7 +46,9 @@ struct TextBatch {
   std::vector<std::uint32_t> replaced;   // invalid UTF-8 repaired by the parser
 
   std::size_t size() const { return piece.size(); }
-  std::string_view text(std::size_t i) const { return {arena.data() + off[i], off[i + 1] - off[i]}; }
+  std::string_view text(std::size_t i) const {
+    return {arena.data() + off[i], off[i + 1] - off[i]};
+  }
   void add(std::string_view t, std::uint32_t p, std::uint64_t line, std::uint32_t rep) {
     arena.append(t);
     off.push_back(arena.size());
@@ -88,8 +90,9 @@ void readPieces(const RunConfig& cfg, const ShardTable& table, std::uint32_t beg
     while (reader.next(line)) {
       ++n;
       if (line.tooLong) {
-        onError(p, n, fmt::format("line_too_long: {} bytes > max_line_bytes {}", line.length,
-                                  cfg.maxLineBytes));
+        onError(p, n,
+                fmt::format("line_too_long: {} bytes > max_line_bytes {}", line.length,
+                            cfg.maxLineBytes));
         if (tally) ++tally->errors[p];
         continue;
       }
@@ -129,8 +132,10 @@ void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<Tok
       if (cctx) {
         const std::string& t = docs[i].norm;
         zbuf.resize(ZSTD_compressBound(t.size()));
-        const std::size_t z = ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
-        (*compression)[i] = ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
+        const std::size_t z =
+            ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
+        (*compression)[i] =
+            ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
       }
     }
     if (cctx) ZSTD_freeCCtx(cctx);
@@ -246,8 +251,9 @@ std::uint64_t parseOnlyPass(const RunConfig& cfg, const ShardTable& table, std::
   Progress quiet(false, 1e9);
   PieceTally tally(table.pieces.size());
   std::uint64_t raw = 0;
-  readPieces(cfg, table, begin, end, &tally, quiet, [](const TextBatch&) {},
-             [](std::uint32_t, std::uint64_t, const std::string&) {});
+  readPieces(
+      cfg, table, begin, end, &tally, quiet, [](const TextBatch&) {},
+      [](std::uint32_t, std::uint64_t, const std::string&) {});
   lines = docs = 0;
   for (std::uint32_t p = begin; p < end; ++p) {
     lines += tally.lines[p];
@@ -268,8 +274,10 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       return 0;
     }
     if (comm.isRoot())
-      fmt::print(stderr, "[cleanmix] --resume: no completed run recorded in {}; running all stages "
-                         "(per-stage checkpoints are not implemented yet)\n", cfg.workdir.string());
+      fmt::print(stderr,
+                 "[cleanmix] --resume: no completed run recorded in {}; running all stages "
+                 "(per-stage checkpoints are not implemented yet)\n",
+                 cfg.workdir.string());
   }
   if (cfg.ompThreads > 0) omp_set_num_threads(cfg.ompThreads);
 
@@ -384,8 +392,10 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   std::uint64_t myDocs = 0;
   for (std::uint32_t p = pBegin; p < pEnd; ++p) myDocs += tally.docs[p];
   if (docs.size() != myDocs)
-    fail("runPipeline", "rank {}: score stage saw {} documents, count stage {} (input changed "
-         "during the run?)", comm.rank(), docs.size(), myDocs);
+    fail("runPipeline",
+         "rank {}: score stage saw {} documents, count stage {} (input changed "
+         "during the run?)",
+         comm.rank(), docs.size(), myDocs);
   lap(kScore);
 
   // ---- tables ----
@@ -427,8 +437,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   run.vocabClasses.push_back("anchor+pool");
   run.vocabCounts = std::move(counts);
   for (int c = 0; c < kNumProvenance; ++c)
-    run.vocabStats.push_back(computeVocabStats(
-        std::span<const std::uint64_t>(run.vocabCounts.data() + c * nb, nb)));
+    run.vocabStats.push_back(
+        computeVocabStats(std::span<const std::uint64_t>(run.vocabCounts.data() + c * nb, nb)));
   run.vocabStats.push_back(computeVocabStats(unigram));
   run.configText = cfg.effectiveToml;
   run.seed = cfg.seed;
@@ -454,7 +464,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       nq += s.nQuarantined;
     }
     for (const auto& s : run.shards) nl += s.nLines;
-    fmt::print(stderr, "[cleanmix] wrote {}: {} docs, {} quarantined, {} input lines ({}), {:.2f} s\n",
+    fmt::print(stderr,
+               "[cleanmix] wrote {}: {} docs, {} quarantined, {} input lines ({}), {:.2f} s\n",
                cfg.output.string(), nd, nq, nl, nd + nq == nl ? "reconciled" : "MISMATCH",
                std::accumulate(timing.begin(), timing.end(), 0.0));
   }

@@ -10,7 +10,9 @@ namespace cleanmix {
 static_assert(LineReader::kPadding >= simdjson::SIMDJSON_PADDING,
               "LineReader must leave simdjson's padding readable after each line");
 
-bool isValidUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+bool isValidUtf8(std::string_view s) {
+  return simdjson::validate_utf8(s.data(), s.size());
+}
 
 std::uint32_t repairUtf8(std::string_view in, std::string& out) {
   out.clear();

@@ -17,7 +17,7 @@ constexpr std::size_t kChunk = 1u << 20;
 
 /// RAII file descriptor with positional reads.
 class File {
-public:
+ public:
   explicit File(const std::string& path) : _path(path) {
     _fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (_fd < 0) fail("openShard", "cannot open '{}': {}", path, errnoText(errno));
@@ -37,16 +37,19 @@ public:
       if (errno != EINTR) fail("readShard", "'{}': read error: {}", _path, errnoText(errno));
     }
   }
-  const std::string& path() const { return _path; }
+  const std::string& path() const {
+    return _path;
+  }
 
-private:
+ private:
   int _fd = -1;
   std::string _path;
 };
 
 class PlainSource final : public ByteSource {
-public:
-  PlainSource(const std::string& path, std::uint64_t begin) : _f(path), _off(begin), _start(begin) {}
+ public:
+  PlainSource(const std::string& path, std::uint64_t begin)
+      : _f(path), _off(begin), _start(begin) {}
   std::size_t read(char* dst, std::size_t n) override {
     const std::size_t r = _f.pread(dst, n, _off);
     _off += r;
@@ -54,14 +57,14 @@ public:
   }
   std::uint64_t rawConsumed() const override { return _off - _start; }
 
-private:
+ private:
   File _f;
   std::uint64_t _off, _start;
 };
 
 /// Compressed input buffered from a file.
 class RawInput {
-public:
+ public:
   explicit RawInput(const std::string& path) : _f(path), _buf(kChunk) {}
   /// Refill when empty; returns false at end of file.
   bool ensure() {
@@ -77,7 +80,7 @@ public:
   std::uint64_t consumed() const { return _off - (_len - _pos); }
   const std::string& path() const { return _f.path(); }
 
-private:
+ private:
   File _f;
   std::vector<char> _buf;
   std::size_t _pos = 0, _len = 0;
@@ -85,7 +88,7 @@ private:
 };
 
 class GzipSource final : public ByteSource {
-public:
+ public:
   explicit GzipSource(const std::string& path) : _in(path) {
     std::memset(&_z, 0, sizeof _z);
     if (inflateInit2(&_z, 16 + MAX_WBITS) != Z_OK)
@@ -129,7 +132,7 @@ public:
   }
   std::uint64_t rawConsumed() const override { return _in.consumed(); }
 
-private:
+ private:
   RawInput _in;
   z_stream _z;
   bool _inMember = false;
@@ -137,7 +140,7 @@ private:
 };
 
 class ZstdSource final : public ByteSource {
-public:
+ public:
   explicit ZstdSource(const std::string& path) : _in(path), _d(ZSTD_createDStream()) {
     if (!_d) fail("readShard", "'{}': cannot create a zstd stream", path);
     ZSTD_initDStream(_d);
@@ -165,7 +168,7 @@ public:
   }
   std::uint64_t rawConsumed() const override { return _in.consumed(); }
 
-private:
+ private:
   RawInput _in;
   ZSTD_DStream* _d;
   bool _pendingFrame = false;
@@ -300,4 +303,3 @@ bool LineReader::next(Line& out) {
 }
 
 }  // namespace cleanmix
-

@@ -15,7 +15,8 @@ namespace cleanmix {
 
 Compression compressionOf(const std::string& path) {
   auto ends = [&](std::string_view suf) {
-    return path.size() >= suf.size() && path.compare(path.size() - suf.size(), suf.size(), suf) == 0;
+    return path.size() >= suf.size() &&
+           path.compare(path.size() - suf.size(), suf.size(), suf) == 0;
   };
   if (ends(".gz")) return Compression::Gzip;
   if (ends(".zst") || ends(".zstd")) return Compression::Zstd;
@@ -52,8 +53,7 @@ std::vector<ShardInfo> discoverShards(const RunConfig& cfg) {
         fail("discoverShards", "source '{}': '{}' is a directory, not a shard", src.name, p);
       auto [it, fresh] = owner.emplace(p, src.name);
       if (!fresh)
-        fail("discoverShards", "'{}' is matched by sources '{}' and '{}'", p, it->second,
-             src.name);
+        fail("discoverShards", "'{}' is matched by sources '{}' and '{}'", p, it->second, src.name);
       struct stat st {};
       if (::stat(p.c_str(), &st) != 0)
         fail("discoverShards", "cannot stat '{}': {}", p, errnoText(errno));
@@ -105,8 +105,8 @@ ShardAssignment assignPieces(const ShardTable& table, int nRanks) {
     int r = 0;
     if (total > 0) {
       const unsigned __int128 mid2 = static_cast<unsigned __int128>(2 * before + b) * nRanks;
-      r = static_cast<int>(std::min<unsigned __int128>(mid2 / (2 * static_cast<unsigned __int128>(total)),
-                                                      nRanks - 1));
+      r = static_cast<int>(std::min<unsigned __int128>(
+          mid2 / (2 * static_cast<unsigned __int128>(total)), nRanks - 1));
     }
     ++count[r];
     before += b;

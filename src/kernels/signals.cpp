@@ -62,8 +62,7 @@ std::unique_ptr<SignalScorer> makeSignalScorer(const std::string& backend) {
   if (b == "cuda") return std::make_unique<kernels::SignalScorerImpl<Kokkos::Cuda>>();
 #endif
 #ifdef KOKKOS_ENABLE_HIP
-  if (b == "hip")
-    return std::make_unique<kernels::SignalScorerImpl<Kokkos::Experimental::HIP>>();
+  if (b == "hip") return std::make_unique<kernels::SignalScorerImpl<Kokkos::Experimental::HIP>>();
 #endif
 #ifdef KOKKOS_ENABLE_OPENMP
   if (b == "openmp") return std::make_unique<kernels::SignalScorerImpl<Kokkos::OpenMP>>();

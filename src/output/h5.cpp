@@ -53,9 +53,10 @@ void writeBlock(const ParallelFile& f, hid_t loc, const std::string& name, hid_t
   const int rank = cols > 0 ? 2 : 1;
   const hsize_t dims[2] = {totalRows, cols};
   Id fspace(checkId(H5Screate_simple(rank, dims, nullptr), "writeBlock"), H5Sclose);
-  Id dset(checkId(H5Dcreate2(loc, name.c_str(), fileType, fspace, H5P_DEFAULT, f.dcpl(), H5P_DEFAULT),
-                  name.c_str()),
-          H5Dclose);
+  Id dset(
+      checkId(H5Dcreate2(loc, name.c_str(), fileType, fspace, H5P_DEFAULT, f.dcpl(), H5P_DEFAULT),
+              name.c_str()),
+      H5Dclose);
   Id mspace;
   static const char dummy[16] = {};
   const void* buf = data;
@@ -69,7 +70,8 @@ void writeBlock(const ParallelFile& f, hid_t loc, const std::string& name, hid_t
     const hsize_t start[2] = {offset, 0};
     const hsize_t count[2] = {localRows, cols};
     mspace = Id(checkId(H5Screate_simple(rank, count, nullptr), "writeBlock"), H5Sclose);
-    check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr), "writeBlock");
+    check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr),
+          "writeBlock");
   }
   if (totalRows > 0 && (rank == 1 || cols > 0))
     check(H5Dwrite(dset, memType, mspace, fspace, f.dxpl(), buf), name.c_str());
@@ -93,11 +95,11 @@ void writeMatrix(const ParallelFile& f, hid_t loc, const std::string& name,
              totalRows, cols);
 }
 
-#define CLEANMIX_H5_INSTANTIATE(T)                                                          \
-  template void writeColumn<T>(const ParallelFile&, hid_t, const std::string&,              \
-                               std::span<const T>, std::uint64_t, std::uint64_t);           \
-  template void writeMatrix<T>(const ParallelFile&, hid_t, const std::string&,              \
-                               std::span<const T>, std::uint64_t, std::uint64_t, std::uint64_t);
+#define CLEANMIX_H5_INSTANTIATE(T)                                                                 \
+  template void writeColumn<T>(const ParallelFile&, hid_t, const std::string&, std::span<const T>, \
+                               std::uint64_t, std::uint64_t);                                      \
+  template void writeMatrix<T>(const ParallelFile&, hid_t, const std::string&, std::span<const T>, \
+                               std::uint64_t, std::uint64_t, std::uint64_t);
 CLEANMIX_H5_INSTANTIATE(double)
 CLEANMIX_H5_INSTANTIATE(std::uint8_t)
 CLEANMIX_H5_INSTANTIATE(std::uint16_t)

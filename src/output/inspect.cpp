@@ -34,7 +34,8 @@ template <class T>
 std::vector<T> readColumn(hid_t file, const std::string& path) {
   Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
   std::vector<T> v(elements(shapeOf(d)));
-  if (!v.empty()) check(H5Dread(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path.c_str());
+  if (!v.empty())
+    check(H5Dread(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path.c_str());
   return v;
 }
 
@@ -125,8 +126,8 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
                     "role", "shards", "docs", "tokens", "quarantined");
   for (std::size_t i = 0; i < names.size(); ++i) {
     os << fmt::format("  {:<16} {:<20} {:<10} {:>6} {:>9} {:>12} {:>11}\n", names[i],
-                      toString(static_cast<Provenance>(prov[i])), toString(static_cast<Role>(role[i])),
-                      nShards[i], nDocs[i], nTok[i], nQ[i]);
+                      toString(static_cast<Provenance>(prov[i])),
+                      toString(static_cast<Role>(role[i])), nShards[i], nDocs[i], nTok[i], nQ[i]);
     docs += nDocs[i];
     toks += nTok[i];
     quar += nQ[i];
@@ -134,7 +135,8 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
   const auto lines = readColumn<std::uint64_t>(f, "/shards/n_lines");
   std::uint64_t nLines = 0;
   for (auto l : lines) nLines += l;
-  os << fmt::format("  {:<48} {:>6} {:>9} {:>12} {:>11}\n", "total", lines.size(), docs, toks, quar);
+  os << fmt::format("  {:<48} {:>6} {:>9} {:>12} {:>11}\n", "total", lines.size(), docs, toks,
+                    quar);
   os << fmt::format("\n  input lines {} = docs {} + quarantined {}: {}\n", nLines, docs, quar,
                     nLines == docs + quar ? "reconciled" : "MISMATCH");
 
@@ -163,8 +165,8 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
 
   // Signal medians per provenance class.
   const auto dprov = readColumn<std::uint8_t>(f, "/docs/provenance");
-  const char* cols[] = {"entropy_bits", "ttr", "mattr", "burstiness", "compression_ratio",
-                        "dup5gram_frac", "tail_score"};
+  const char* cols[] = {"entropy_bits",      "ttr",           "mattr",     "burstiness",
+                        "compression_ratio", "dup5gram_frac", "tail_score"};
   os << fmt::format("\n  median per class     {:>8}", "docs");
   for (const char* c : cols) os << fmt::format(" {:>10.10}", c);
   os << "\n";
@@ -190,7 +192,8 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
   const auto tdims = shapeOf(td);
   if (tdims.size() == 2) {
     std::vector<double> t(elements(tdims));
-    if (!t.empty()) check(H5Dread(td, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()), "inspect");
+    if (!t.empty())
+      check(H5Dread(td, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()), "inspect");
     Id a(checkId(H5Aopen(td, "phases", H5P_DEFAULT), "inspect"), H5Aclose);
     Id at(checkId(H5Aget_type(a), "inspect"), H5Tclose);
     const std::size_t w = H5Tget_size(at);

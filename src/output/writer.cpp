@@ -65,10 +65,14 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
   h5::writeColumn<std::uint32_t>(f, g, "n_sentences", sp(d.nSentences), off, total);
   h5::writeColumn<std::uint32_t>(f, g, "utf8_replaced", sp(d.utf8Replaced), off, total);
   const std::pair<const char*, const std::vector<double>*> reals[] = {
-      {"entropy_bits", &d.entropyBits},   {"ttr", &d.ttr},
-      {"mattr", &d.mattr},                {"burstiness", &d.burstiness},
-      {"compression_ratio", &d.compressionRatio}, {"dup_line_frac", &d.dupLineFrac},
-      {"top2gram_frac", &d.top2gramFrac}, {"dup5gram_frac", &d.dup5gramFrac},
+      {"entropy_bits", &d.entropyBits},
+      {"ttr", &d.ttr},
+      {"mattr", &d.mattr},
+      {"burstiness", &d.burstiness},
+      {"compression_ratio", &d.compressionRatio},
+      {"dup_line_frac", &d.dupLineFrac},
+      {"top2gram_frac", &d.top2gramFrac},
+      {"dup5gram_frac", &d.dup5gramFrac},
       {"tail_score", &d.tailScore}};
   for (const auto& [name, v] : reals) h5::writeColumn<double>(f, g, name, sp(*v), off, total);
 }
@@ -97,31 +101,46 @@ void writeErrors(const Communicator& c, const h5::ParallelFile& f,
 void writeSources(const Communicator& c, const h5::ParallelFile& f,
                   const std::vector<SourceRow>& s) {
   h5::Id g = f.createGroup(f.id(), "sources");
-  writeReplicatedStrings(c, f, g, "name", column<SourceRow, std::string>(s, [](auto& r) { return r.name; }));
-  writeReplicated(c, f, g, "provenance", column<SourceRow, std::uint8_t>(s, [](auto& r) { return r.provenance; }));
-  writeReplicated(c, f, g, "role", column<SourceRow, std::uint8_t>(s, [](auto& r) { return r.role; }));
+  writeReplicatedStrings(c, f, g, "name",
+                         column<SourceRow, std::string>(s, [](auto& r) { return r.name; }));
+  writeReplicated(c, f, g, "provenance",
+                  column<SourceRow, std::uint8_t>(s, [](auto& r) { return r.provenance; }));
+  writeReplicated(c, f, g, "role",
+                  column<SourceRow, std::uint8_t>(s, [](auto& r) { return r.role; }));
   {
     h5::Id p(h5::checkId(H5Dopen2(g, "provenance", H5P_DEFAULT), "writeSources"), H5Dclose);
     h5::writeAttr(p, "labels", provenanceLabels());
     h5::Id r(h5::checkId(H5Dopen2(g, "role", H5P_DEFAULT), "writeSources"), H5Dclose);
     h5::writeAttr(r, "labels", roleLabels());
   }
-  writeReplicated(c, f, g, "n_shards", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nShards; }));
-  writeReplicated(c, f, g, "n_docs", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nDocs; }));
-  writeReplicated(c, f, g, "n_tokens", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nTokens; }));
-  writeReplicated(c, f, g, "n_bytes", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
-  writeReplicated(c, f, g, "n_quarantined", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nQuarantined; }));
-  writeReplicated(c, f, g, "utf8_replaced", column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.utf8Replaced; }));
+  writeReplicated(c, f, g, "n_shards",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nShards; }));
+  writeReplicated(c, f, g, "n_docs",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nDocs; }));
+  writeReplicated(c, f, g, "n_tokens",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nTokens; }));
+  writeReplicated(c, f, g, "n_bytes",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
+  writeReplicated(c, f, g, "n_quarantined",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nQuarantined; }));
+  writeReplicated(c, f, g, "utf8_replaced",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.utf8Replaced; }));
 }
 
 void writeShards(const Communicator& c, const h5::ParallelFile& f, const std::vector<ShardRow>& s) {
   h5::Id g = f.createGroup(f.id(), "shards");
-  writeReplicatedStrings(c, f, g, "path", column<ShardRow, std::string>(s, [](auto& r) { return r.path; }));
-  writeReplicated(c, f, g, "source", column<ShardRow, std::uint32_t>(s, [](auto& r) { return r.source; }));
-  writeReplicated(c, f, g, "n_lines", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nLines; }));
-  writeReplicated(c, f, g, "n_bytes", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
-  writeReplicated(c, f, g, "n_docs", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nDocs; }));
-  writeReplicated(c, f, g, "n_errors", column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nErrors; }));
+  writeReplicatedStrings(c, f, g, "path",
+                         column<ShardRow, std::string>(s, [](auto& r) { return r.path; }));
+  writeReplicated(c, f, g, "source",
+                  column<ShardRow, std::uint32_t>(s, [](auto& r) { return r.source; }));
+  writeReplicated(c, f, g, "n_lines",
+                  column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nLines; }));
+  writeReplicated(c, f, g, "n_bytes",
+                  column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
+  writeReplicated(c, f, g, "n_docs",
+                  column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nDocs; }));
+  writeReplicated(c, f, g, "n_errors",
+                  column<ShardRow, std::uint64_t>(s, [](auto& r) { return r.nErrors; }));
 }
 
 void writeVocab(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run) {
@@ -133,7 +152,8 @@ void writeVocab(const Communicator& c, const h5::ParallelFile& f, const RunOutpu
   // counts are replicated: each rank writes a contiguous block of rows-by-buckets? Rows are
   // classes (few); split the flattened array into equal slabs by writing per class row blocks.
   {
-    const std::uint64_t r0 = classes * c.rank() / c.size(), r1 = classes * (c.rank() + 1) / c.size();
+    const std::uint64_t r0 = classes * c.rank() / c.size(),
+                        r1 = classes * (c.rank() + 1) / c.size();
     std::span<const std::uint64_t> mine(run.vocabCounts.data() + r0 * nb, (r1 - r0) * nb);
     h5::writeMatrix<std::uint64_t>(f, g, "counts", mine, r0, classes, nb);
     h5::Id ds(h5::checkId(H5Dopen2(g, "counts", H5P_DEFAULT), "writeVocab"), H5Dclose);
@@ -142,21 +162,28 @@ void writeVocab(const Communicator& c, const h5::ParallelFile& f, const RunOutpu
   h5::Id st = f.createGroup(g, "stats");
   const auto& v = run.vocabStats;
   writeReplicatedStrings(c, f, st, "class", run.vocabClasses);
-  writeReplicated(c, f, st, "tokens", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.tokens; }));
-  writeReplicated(c, f, st, "types", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.types; }));
-  writeReplicated(c, f, st, "entropy_bits", column<VocabStats, double>(v, [](auto& r) { return r.entropyBits; }));
-  writeReplicated(c, f, st, "miller_madow_bits", column<VocabStats, double>(v, [](auto& r) { return r.millerMadowBits; }));
-  writeReplicated(c, f, st, "f1", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.f1; }));
-  writeReplicated(c, f, st, "f2", column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.f2; }));
-  writeReplicated(c, f, st, "chao1", column<VocabStats, double>(v, [](auto& r) { return r.chao1; }));
+  writeReplicated(c, f, st, "tokens",
+                  column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.tokens; }));
+  writeReplicated(c, f, st, "types",
+                  column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.types; }));
+  writeReplicated(c, f, st, "entropy_bits",
+                  column<VocabStats, double>(v, [](auto& r) { return r.entropyBits; }));
+  writeReplicated(c, f, st, "miller_madow_bits",
+                  column<VocabStats, double>(v, [](auto& r) { return r.millerMadowBits; }));
+  writeReplicated(c, f, st, "f1",
+                  column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.f1; }));
+  writeReplicated(c, f, st, "f2",
+                  column<VocabStats, std::uint64_t>(v, [](auto& r) { return r.f2; }));
+  writeReplicated(c, f, st, "chao1",
+                  column<VocabStats, double>(v, [](auto& r) { return r.chao1; }));
 }
 
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
   h5::writeMatrix<double>(f, f.id(), "timing", std::span<const double>(timing),
-                          static_cast<std::uint64_t>(c.rank()), static_cast<std::uint64_t>(c.size()),
-                          phases);
+                          static_cast<std::uint64_t>(c.rank()),
+                          static_cast<std::uint64_t>(c.size()), phases);
   h5::Id ds(h5::checkId(H5Dopen2(f.id(), "timing", H5P_DEFAULT), "writeTiming"), H5Dclose);
   h5::writeAttr(ds, "phases", run.phaseNames);
   h5::writeAttr(ds, "units", std::string("seconds"));
@@ -171,8 +198,9 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   if (comm.isRoot()) {
     std::error_code ec;
     if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
-    if (ec) err = fmt::format("cannot create output directory '{}': {}",
-                              out.parent_path().string(), ec.message());
+    if (ec)
+      err = fmt::format("cannot create output directory '{}': {}", out.parent_path().string(),
+                        ec.message());
   }
   comm.bcastBytes(err);
   if (!err.empty()) throw CollectiveError("cleanmix::writeRunFile: " + err);
@@ -199,7 +227,9 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   if (comm.isRoot()) {
     std::error_code ec;
     fs::rename(partial, out, ec);
-    if (ec) err = fmt::format("cannot rename '{}' to '{}': {}", partial.string(), out.string(), ec.message());
+    if (ec)
+      err = fmt::format("cannot rename '{}' to '{}': {}", partial.string(), out.string(),
+                        ec.message());
   }
   comm.bcastBytes(err);
   if (!err.empty()) throw CollectiveError("cleanmix::writeRunFile: " + err);

@@ -35,7 +35,13 @@ constexpr auto kAscii = makeAsciiClass();
 
 bool isUnicodeSpace(utf8proc_int32_t cp) {
   switch (cp) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
     case 0x3000: return true;
     default: return cp >= 0x2000 && cp <= 0x200A;
   }
@@ -45,10 +51,15 @@ CharClass classify(utf8proc_int32_t cp) {
   if (cp < 128) return static_cast<CharClass>(kAscii[cp]);
   if (isUnicodeSpace(cp)) return kSpace;
   switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-      return kWord;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND: return kWord;
     default: return kOther;
   }
 }
@@ -94,7 +105,9 @@ std::uint32_t appendNormalized(std::string& out, std::string_view seg) {
 
 }  // namespace
 
-std::uint64_t tokenId(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+std::uint64_t tokenId(std::string_view bytes) {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
 
 std::uint32_t normalizeText(std::string_view in, std::string& out) {
   out.clear();

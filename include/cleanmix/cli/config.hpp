@@ -32,12 +32,12 @@ struct RunConfig {
   std::string tokenizerKind = "words";
   int vocabBits = 20;
 
-  std::uint64_t maxLineBytes = 16u << 20;   ///< longer lines are quarantined (line_too_long)
-  std::uint64_t splitBytes = 64u << 20;     ///< uncompressed shards split into pieces <= this
-  std::uint64_t batchBytes = 8u << 20;      ///< text bytes per host->device scoring batch
-  int ompThreads = 0;                       ///< tokenizer threads per rank (0: OMP default)
-  std::string backend = "default";          ///< Kokkos execution space for the kernels
-  double progressSeconds = 5.0;             ///< min seconds between rank-0 progress lines
+  std::uint64_t maxLineBytes = 16u << 20;  ///< longer lines are quarantined (line_too_long)
+  std::uint64_t splitBytes = 64u << 20;    ///< uncompressed shards split into pieces <= this
+  std::uint64_t batchBytes = 8u << 20;     ///< text bytes per host->device scoring batch
+  int ompThreads = 0;                      ///< tokenizer threads per rank (0: OMP default)
+  std::string backend = "default";         ///< Kokkos execution space for the kernels
+  double progressSeconds = 5.0;            ///< min seconds between rank-0 progress lines
 
   std::vector<SourceConfig> sources;
 };

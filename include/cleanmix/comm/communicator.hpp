@@ -15,16 +15,24 @@ namespace cleanmix {
 /// \brief MPI datatype of T.
 template <class T>
 MPI_Datatype mpiType() {
-  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return MPI_UINT8_T;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return MPI_UINT32_T;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  if constexpr (std::is_same_v<T, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, char>)
+    return MPI_CHAR;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return MPI_UINT8_T;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return MPI_INT32_T;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return MPI_UINT32_T;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return MPI_INT64_T;
   else if constexpr (std::is_same_v<T, std::uint64_t> || std::is_same_v<T, unsigned long long>)
     return MPI_UINT64_T;
-  else static_assert(sizeof(T) == 0, "cleanmix::mpiType: unsupported type");
+  else
+    static_assert(sizeof(T) == 0, "cleanmix::mpiType: unsupported type");
 }
 
 /// \brief Throw Error("cleanmix::<where>: MPI error ...") unless rc == MPI_SUCCESS.
@@ -32,7 +40,7 @@ void mpiCheck(int rc, const char* where);
 
 /// \brief A duplicated communicator (RAII) with the collectives cleanmix uses.
 class Communicator {
-public:
+ public:
   explicit Communicator(MPI_Comm parent);
   ~Communicator();
   Communicator(const Communicator&) = delete;
@@ -73,8 +81,7 @@ public:
   template <class T>
   std::vector<T> allgather(T v) const {
     std::vector<T> out(_size);
-    mpiCheck(MPI_Allgather(&v, 1, mpiType<T>(), out.data(), 1, mpiType<T>(), _comm),
-             "allgather");
+    mpiCheck(MPI_Allgather(&v, 1, mpiType<T>(), out.data(), 1, mpiType<T>(), _comm), "allgather");
     return out;
   }
 
@@ -87,7 +94,7 @@ public:
   /// \brief True on every rank iff `ok` is true on every rank.
   bool allOk(bool ok) const;
 
-private:
+ private:
   void allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const;
 
   MPI_Comm _comm = MPI_COMM_NULL;

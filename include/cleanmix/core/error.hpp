@@ -12,20 +12,20 @@ namespace cleanmix {
 
 /// \brief Any runtime failure (I/O, MPI, HDF5, corrupt input). Exit status 1.
 class Error : public std::runtime_error {
-public:
+ public:
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
 /// \brief A configuration or command-line problem. Exit status 2. The message names the key/line.
 class ConfigError : public Error {
-public:
+ public:
   explicit ConfigError(const std::string& what) : Error(what) {}
 };
 
 /// \brief A failure every rank detected together (e.g. shared by rank 0 through a broadcast):
 /// rank 0 reports it and all ranks exit 1 without MPI_Abort.
 class CollectiveError : public Error {
-public:
+ public:
   explicit CollectiveError(const std::string& what) : Error(what) {}
 };
 

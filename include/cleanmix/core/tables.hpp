@@ -37,8 +37,7 @@ struct ErrorRow {
 struct SourceRow {
   std::string name;
   std::uint8_t provenance = 0, role = 0;
-  std::uint64_t nShards = 0, nDocs = 0, nTokens = 0, nBytes = 0, nQuarantined = 0,
-                utf8Replaced = 0;
+  std::uint64_t nShards = 0, nDocs = 0, nTokens = 0, nBytes = 0, nQuarantined = 0, utf8Replaced = 0;
 };
 
 /// \brief One row of /shards (global).

@@ -9,13 +9,13 @@
 namespace cleanmix {
 
 class Progress {
-public:
+ public:
   Progress(bool enabled, double minSeconds) : _enabled(enabled), _minSeconds(minSeconds) {}
   void start(const std::string& stage, std::uint64_t piecesTotal, std::uint64_t bytesTotal);
   void update(std::uint64_t piecesDone, std::uint64_t bytesDone);
   void finish();
 
-private:
+ private:
   using Clock = std::chrono::steady_clock;
   bool _enabled;
   double _minSeconds;

@@ -25,7 +25,7 @@ struct ParsedLine {
 
 /// \brief simdjson-backed strict parser. Not thread-safe; one per thread.
 class JsonlParser {
-public:
+ public:
   JsonlParser();
   ~JsonlParser();
   JsonlParser(const JsonlParser&) = delete;
@@ -36,7 +36,7 @@ public:
   /// missing_text_key, text_not_string.
   ParsedLine parse(std::string_view line, std::string_view textKey);
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> _impl;
 };

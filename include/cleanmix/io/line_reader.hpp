@@ -13,7 +13,7 @@ namespace cleanmix {
 
 /// \brief Source of decompressed bytes.
 class ByteSource {
-public:
+ public:
   virtual ~ByteSource() = default;
   /// \brief Fill up to n bytes; returns 0 only at the end of the stream. Throws on corruption or
   /// truncation (message names the file).
@@ -28,7 +28,7 @@ std::unique_ptr<ByteSource> openByteSource(const ShardInfo& shard, std::uint64_t
 
 /// \brief One physical input line.
 struct Line {
-  std::string_view text;   ///< without the newline (and a trailing '\r'); readable padding follows
+  std::string_view text;  ///< without the newline (and a trailing '\r'); readable padding follows
   std::uint64_t length = 0;  ///< full length in bytes, also when tooLong
   bool tooLong = false;      ///< longer than the limit: text is empty, the line was skipped
 };
@@ -37,20 +37,20 @@ struct Line {
 /// lines that start in [b, e): it skips the partial line before b and reads past e to finish the
 /// last one. A final line without a newline counts as a line.
 class LineReader {
-public:
+ public:
   static constexpr std::size_t kPadding = 64;  ///< >= SIMDJSON_PADDING, checked in jsonl.cpp
 
   LineReader(const ShardInfo& shard, const Piece& piece, std::uint64_t maxLineBytes);
   bool next(Line& out);
   std::uint64_t rawConsumed() const { return _src->rawConsumed(); }
 
-private:
+ private:
   bool fill();  // read more into the buffer; false at end of stream
 
   std::unique_ptr<ByteSource> _src;
   std::uint64_t _maxLine;
-  std::uint64_t _pos;        // stream offset (plain: file offset) of _buf[_head]
-  std::uint64_t _stopAt;     // lines starting at or after this offset belong to the next piece
+  std::uint64_t _pos;     // stream offset (plain: file offset) of _buf[_head]
+  std::uint64_t _stopAt;  // lines starting at or after this offset belong to the next piece
   std::vector<char> _buf;
   std::size_t _head = 0, _tail = 0;
   bool _eof = false;

@@ -76,6 +76,8 @@ struct ShardAssignment {
 ShardAssignment assignPieces(const ShardTable& table, int nRanks);
 
 /// \brief Bytes of a piece (its range, or the whole compressed file).
-inline std::uint64_t pieceBytes(const Piece& p) { return p.end - p.begin; }
+inline std::uint64_t pieceBytes(const Piece& p) {
+  return p.end - p.begin;
+}
 
 }  // namespace cleanmix

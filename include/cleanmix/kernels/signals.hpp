@@ -15,9 +15,9 @@ namespace cleanmix {
 struct BatchInput {
   std::vector<std::uint64_t> tokOff{0};  ///< doc d's tokens are [tokOff[d], tokOff[d+1])
   std::vector<std::uint64_t> ids;
-  std::vector<std::uint32_t> lens;       ///< token byte lengths
+  std::vector<std::uint32_t> lens;  ///< token byte lengths
   std::vector<std::uint64_t> sentOff{0};
-  std::vector<std::uint32_t> sentLens;   ///< tokens per sentence
+  std::vector<std::uint32_t> sentLens;  ///< tokens per sentence
   std::vector<std::uint64_t> lineOff{0};
   std::vector<std::uint64_t> lineHashes;  ///< non-blank trimmed lines
 
@@ -32,8 +32,8 @@ struct BatchInput {
 /// \brief Kernel results, one entry per document of the batch.
 struct BatchOutput {
   std::vector<std::uint32_t> nTypes;
-  std::vector<double> entropyBits, ttr, mattr, burstiness, dupLineFrac, top2gramFrac,
-      dup5gramFrac, tailScore;
+  std::vector<double> entropyBits, ttr, mattr, burstiness, dupLineFrac, top2gramFrac, dup5gramFrac,
+      tailScore;
   void resize(std::size_t n);
 };
 
@@ -43,7 +43,7 @@ inline constexpr std::uint32_t kMattrWindow = 50;
 /// \brief Scores batches on one execution space. Non-template interface; the implementation is a
 /// template on the execution space (kernels/signals_impl.hpp).
 class SignalScorer {
-public:
+ public:
   virtual ~SignalScorer() = default;
   /// \brief Name of the execution space ("Serial", "OpenMP", "Cuda", ...).
   virtual std::string backend() const = 0;

@@ -50,7 +50,15 @@ struct DocTable {
 };
 
 enum Column : int {
-  kEntropy = 0, kTtr, kMattr, kBurstiness, kDupLine, kTop2, kDup5, kTail, kNumFloatColumns
+  kEntropy = 0,
+  kTtr,
+  kMattr,
+  kBurstiness,
+  kDupLine,
+  kTop2,
+  kDup5,
+  kTail,
+  kNumFloatColumns
 };
 
 template <class ExecSpace>
@@ -147,7 +155,8 @@ struct ScoreFunctor {
           bestB = b;
         }
       }
-      top2 = static_cast<double>(bestC) * static_cast<double>(bestB) / static_cast<double>(totalBytes);
+      top2 =
+          static_cast<double>(bestC) * static_cast<double>(bestB) / static_cast<double>(totalBytes);
       if (top2 > 1.0) top2 = 1.0;
     }
     out(d, kTop2) = top2;
@@ -225,7 +234,7 @@ class SignalScorerImpl final : public SignalScorer {
   template <class T>
   using V = Kokkos::View<T*, Mem>;
 
-public:
+ public:
   explicit SignalScorerImpl(const ExecSpace& space = ExecSpace()) : _space(space) {}
 
   std::string backend() const override { return ExecSpace::name(); }
@@ -236,8 +245,8 @@ public:
       throw std::invalid_argument("cleanmix::setUnigram: bucket count must be a power of two");
     std::uint64_t total = 0;
     for (auto c : counts) total += c;
-    _surprisal = V<double>(Kokkos::view_alloc(Kokkos::WithoutInitializing,
-                                              "cleanmix::setUnigram::surprisal"), nb);
+    _surprisal = V<double>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setUnigram::surprisal"), nb);
     auto h = Kokkos::create_mirror_view(_surprisal);
     const double logDen = std::log2(static_cast<double>(total) + static_cast<double>(nb));
     for (std::size_t b = 0; b < nb; ++b)
@@ -271,31 +280,33 @@ public:
       _out = decltype(_out)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::out"),
                             nd + nd / 2 + 1, kNumFloatColumns);
 
-    ScoreFunctor<ExecSpace> f{_tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _lens,
-                              _sentLens, _surprisal, _mask, _tkey, _tcnt, _tpos, _slot, _nTypes,
-                              _out};
-    Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd), f);
+    ScoreFunctor<ExecSpace> f{_tokOff, _ids,      _sentOff,   _lineOff, _lineHashes, _scrOff,
+                              _lens,   _sentLens, _surprisal, _mask,    _tkey,       _tcnt,
+                              _tpos,   _slot,     _nTypes,    _out};
+    Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
+                         f);
     kx::fence(_space, "cleanmix::score::fence");
 
     out.resize(nd);
     download(_nTypes, out.nTypes.data(), nd);
     auto hostOut = Kokkos::create_mirror_view(_out);
     Kokkos::deep_copy(hostOut, _out);
-    double* cols[kNumFloatColumns] = {out.entropyBits.data(), out.ttr.data(), out.mattr.data(),
-                                      out.burstiness.data(), out.dupLineFrac.data(),
-                                      out.top2gramFrac.data(), out.dup5gramFrac.data(),
-                                      out.tailScore.data()};
+    double* cols[kNumFloatColumns] = {out.entropyBits.data(),  out.ttr.data(),
+                                      out.mattr.data(),        out.burstiness.data(),
+                                      out.dupLineFrac.data(),  out.top2gramFrac.data(),
+                                      out.dup5gramFrac.data(), out.tailScore.data()};
     for (int c = 0; c < kNumFloatColumns; ++c)
       for (std::size_t d = 0; d < nd; ++d) cols[c][d] = hostOut(d, c);
   }
 
-private:
+ private:
   template <class T>
   static void grow(V<T>& v, std::size_t n, const char* what) {
     if (v.extent(0) >= n && v.extent(0) > 0) return;
     const std::size_t cap = n + n / 2 + 16;
-    v = V<T>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("cleanmix::score::") + what),
-             cap);
+    v = V<T>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("cleanmix::score::") + what),
+        cap);
   }
   template <class T>
   static void upload(V<T>& dev, const std::vector<T>& host, const char* what) {

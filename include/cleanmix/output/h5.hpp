@@ -20,7 +20,7 @@ hid_t checkId(hid_t id, const char* where);
 
 /// \brief An owned HDF5 identifier.
 class Id {
-public:
+ public:
   Id() = default;
   Id(hid_t id, herr_t (*closer)(hid_t)) : _id(id), _close(closer) {}
   ~Id() { reset(); }
@@ -49,27 +49,36 @@ public:
     _id = H5I_INVALID_HID;
   }
 
-private:
+ private:
   hid_t _id = H5I_INVALID_HID;
   herr_t (*_close)(hid_t) = nullptr;
 };
 
 template <class T>
 hid_t nativeType() {
-  if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return H5T_NATIVE_UINT16;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
-  else static_assert(sizeof(T) == 0, "cleanmix::h5::nativeType: unsupported type");
+  if constexpr (std::is_same_v<T, double>)
+    return H5T_NATIVE_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>)
+    return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return H5T_NATIVE_UINT8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return H5T_NATIVE_UINT16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return H5T_NATIVE_UINT32;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return H5T_NATIVE_UINT64;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return H5T_NATIVE_INT64;
+  else
+    static_assert(sizeof(T) == 0, "cleanmix::h5::nativeType: unsupported type");
 }
 
 /// \brief A parallel file being written collectively on `comm`.
 class ParallelFile {
-public:
+ public:
   ParallelFile(const std::string& path, MPI_Comm comm);
   hid_t id() const { return _file; }
   hid_t dxpl() const { return _dxpl; }
@@ -78,7 +87,7 @@ public:
   Id createGroup(hid_t loc, const std::string& name) const;
   void close();
 
-private:
+ private:
   Id _file, _dxpl, _dcpl, _gcpl;
 };
 

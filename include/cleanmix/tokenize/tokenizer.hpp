@@ -14,12 +14,12 @@ struct RunConfig;
 
 /// \brief What tokenizing one document produces. Reused across documents to keep capacity.
 struct TokenizedDoc {
-  std::string norm;                     ///< normalised text (full mode)
-  std::vector<std::uint64_t> ids;       ///< token ids (64-bit)
-  std::vector<std::uint32_t> lens;      ///< token byte lengths in `norm` (full mode)
-  std::vector<std::uint32_t> sentLens;  ///< tokens per sentence, empty sentences dropped (full)
+  std::string norm;                       ///< normalised text (full mode)
+  std::vector<std::uint64_t> ids;         ///< token ids (64-bit)
+  std::vector<std::uint32_t> lens;        ///< token byte lengths in `norm` (full mode)
+  std::vector<std::uint32_t> sentLens;    ///< tokens per sentence, empty sentences dropped (full)
   std::vector<std::uint64_t> lineHashes;  ///< hashes of non-blank trimmed lines (full mode)
-  std::uint32_t replaced = 0;           ///< invalid UTF-8 replaced during normalisation
+  std::uint32_t replaced = 0;             ///< invalid UTF-8 replaced during normalisation
 
   void clear() {
     norm.clear();
@@ -34,7 +34,7 @@ struct TokenizedDoc {
 /// \brief Tokenizes text. Implementations are stateless (const) and safe to call from several
 /// host threads at once, each with its own TokenizedDoc.
 class Tokenizer {
-public:
+ public:
   virtual ~Tokenizer() = default;
   virtual std::string_view name() const = 0;
   /// \brief `full` = false fills only `ids` (the count stage); true fills every field.

@@ -24,7 +24,7 @@ std::string normalizeTextReference(std::string_view in);
 std::uint64_t tokenId(std::string_view bytes);
 
 class WordsTokenizer final : public Tokenizer {
-public:
+ public:
   std::string_view name() const override { return "words"; }
   void tokenize(std::string_view text, TokenizedDoc& out, bool full) const override;
 };

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Independent checks of a cleanmix output file against its input shards.
+
+Counts the input lines itself (plain, gzip, zstd via the zstd CLI) and checks that
+rows in /docs + rows in /errors = input lines, per shard and in total; that every required
+/docs column exists with one row per document and values in range; and that the vocabulary
+histograms agree with the per-document token counts.
+"""
+import argparse
+import gzip
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+REQUIRED = ["doc_id", "source", "shard", "line", "provenance", "n_bytes", "n_tokens", "n_types",
+            "n_sentences", "entropy_bits", "ttr", "mattr", "burstiness", "compression_ratio",
+            "dup_line_frac", "top2gram_frac", "dup5gram_frac", "tail_score"]
+
+
+def read_bytes(path):
+    if path.endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    if path.endswith(".zst") or path.endswith(".zstd"):
+        return subprocess.run(["zstd", "-dc", path], check=True, capture_output=True).stdout
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def count_lines(data):
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("h5")
+    ap.add_argument("--manifest", help="data/sample/MANIFEST.tsv: expected bad lines per shard")
+    a = ap.parse_args()
+    fails = []
+    with h5py.File(a.h5, "r") as f:
+        docs = f["docs"]
+        n = docs["doc_id"].shape[0]
+        for c in REQUIRED:
+            if c not in docs:
+                fails.append(f"missing /docs/{c}")
+            elif docs[c].shape != (n,):
+                fails.append(f"/docs/{c} has shape {docs[c].shape}, want ({n},)")
+        paths = [p.decode() for p in f["shards/path"][:]]
+        n_lines = f["shards/n_lines"][:]
+        doc_shard = docs["shard"][:]
+        err_shard = f["errors/shard"][:]
+        total_in = 0
+        for i, p in enumerate(paths):
+            lines = count_lines(read_bytes(p))
+            total_in += lines
+            nd = int((doc_shard == i).sum())
+            ne = int((err_shard == i).sum())
+            if lines != n_lines[i]:
+                fails.append(f"{p}: /shards/n_lines {n_lines[i]} but the file has {lines} lines")
+            if nd + ne != lines:
+                fails.append(f"{p}: {nd} docs + {ne} errors != {lines} lines")
+        n_err = f["errors/shard"].shape[0]
+        if n + n_err != total_in:
+            fails.append(f"total: {n} docs + {n_err} errors != {total_in} input lines")
+        if not np.array_equal(docs["doc_id"][:], np.arange(n)):
+            fails.append("doc_id is not 0..n-1")
+        # global order: (source, shard, line) strictly increasing
+        key = np.stack([docs["source"][:], doc_shard, docs["line"][:]]).T
+        if n > 1 and not all(tuple(key[i]) < tuple(key[i + 1]) for i in range(n - 1)):
+            fails.append("documents are not in (source, shard, line) order")
+        ntok = docs["n_tokens"][:]
+        for c, lo, hi in [("ttr", 0, 1), ("mattr", 0, 1), ("dup_line_frac", 0, 1),
+                          ("top2gram_frac", 0, 1), ("dup5gram_frac", 0, 1), ("entropy_bits", 0, 64),
+                          ("burstiness", 0, 1e6), ("tail_score", 0, 64)]:
+            v = docs[c][:]
+            if not np.all(np.isfinite(v)) or v.min() < lo or v.max() > hi:
+                fails.append(f"/docs/{c} outside [{lo}, {hi}]: min {v.min()} max {v.max()}")
+        if np.any(docs["n_types"][:] > ntok):
+            fails.append("n_types > n_tokens somewhere")
+        ent = docs["entropy_bits"][:]
+        bound = np.log2(np.maximum(docs["n_types"][:], 1)) + 1e-9
+        if np.any(ent > bound):
+            fails.append("entropy_bits > log2(n_types) somewhere")
+        # vocabulary: per-class histogram totals = token counts of that class's anchor+pool docs
+        role = f["sources/role"][:]
+        roles = [r.decode() if isinstance(r, bytes) else r for r in f["sources/role"].attrs["labels"]]
+        bench = roles.index("benchmark")
+        counted = role[docs["source"][:]] != bench
+        prov = docs["provenance"][:]
+        counts = f["vocab/counts"]
+        stats_tokens = f["vocab/stats/tokens"][:]
+        for c in range(counts.shape[0] - 1):
+            want = int(ntok[counted & (prov == c)].sum())
+            got = int(counts[c, :].sum())
+            if got != want or stats_tokens[c] != want:
+                fails.append(f"vocab class {c}: histogram {got}, stats {stats_tokens[c]}, docs {want}")
+        src_tok = f["sources/n_tokens"][:]
+        for s in range(len(src_tok)):
+            if src_tok[s] != ntok[docs["source"][:] == s].sum():
+                fails.append(f"/sources/n_tokens[{s}] does not match /docs")
+        if a.manifest:
+            bad = 0
+            with open(a.manifest) as m:
+                header = m.readline().rstrip("\n").split("\t")
+                col = header.index("n_bad_lines")
+                for line in m:
+                    bad += int(line.rstrip("\n").split("\t")[col])
+            if bad != n_err:
+                fails.append(f"manifest lists {bad} bad lines, /errors has {n_err}")
+        print(f"checked {a.h5}: {n} docs + {n_err} quarantined = {total_in} input lines in "
+              f"{len(paths)} shards")
+    for x in fails:
+        print("FAIL:", x)
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

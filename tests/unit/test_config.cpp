@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include "cleanmix/cli/config.hpp"
+#include "cleanmix/core/error.hpp"
+
+using namespace cleanmix;
+
+namespace {
+
+const char* kGood = R"(
+[run]
+output = "out/x.h5"
+seed = 7
+
+[tokenizer]
+vocab_bits = 16
+
+[[sources]]
+name = "anchor"
+paths = ["a/*.jsonl", "/abs/b.jsonl.zst"]
+provenance = "human_verified"
+role = "anchor"
+
+[[sources]]
+name = "web"
+paths = "web/*.jsonl.gz"
+provenance = "human_unverified"
+text_key = "content"
+)";
+
+std::string errorOf(const std::string& text, const std::vector<std::string>& sets = {}) {
+  try {
+    parseConfig(text, "/base", "cfg.toml", sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Config, ParsesAndResolvesPaths) {
+  const auto c = parseConfig(kGood, "/base/dir", "cfg.toml");
+  EXPECT_EQ(c.output, "/base/dir/out/x.h5");
+  EXPECT_EQ(c.workdir, "/base/dir/out/x.h5.work");
+  EXPECT_EQ(c.seed, 7u);
+  EXPECT_EQ(c.vocabBits, 16);
+  ASSERT_EQ(c.sources.size(), 2u);
+  EXPECT_EQ(c.sources[0].paths,
+            (std::vector<std::string>{"/base/dir/a/*.jsonl", "/abs/b.jsonl.zst"}));
+  EXPECT_EQ(c.sources[0].role, Role::Anchor);
+  EXPECT_EQ(c.sources[1].paths, (std::vector<std::string>{"/base/dir/web/*.jsonl.gz"}));
+  EXPECT_EQ(c.sources[1].role, Role::Pool);  // default
+  EXPECT_EQ(c.sources[1].textKey, "content");
+  EXPECT_NE(c.effectiveToml.find("seed = 7"), std::string::npos);
+}
+
+TEST(Config, UnknownKeyNamesKeyAndLine) {
+  std::string t = kGood;
+  t.replace(t.find("seed = 7"), 8, "sede = 7");
+  const auto e = errorOf(t);
+  EXPECT_NE(e.find("cfg.toml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("run.sede"), std::string::npos) << e;
+}
+
+TEST(Config, UnknownSectionAndSourceKey) {
+  EXPECT_NE(errorOf(std::string(kGood) + "\n[plann]\nx = 1\n").find("plann"), std::string::npos);
+  std::string t = kGood;
+  t.replace(t.find("text_key"), 8, "textkey");
+  EXPECT_NE(errorOf(t).find("sources.textkey"), std::string::npos);
+}
+
+TEST(Config, WrongTypeNamesKeyAndLine) {
+  std::string t = kGood;
+  t.replace(t.find("seed = 7"), 8, "seed = \"7\"");
+  const auto e = errorOf(t);
+  EXPECT_NE(e.find("cfg.toml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("must be an integer"), std::string::npos) << e;
+}
+
+TEST(Config, BadValues) {
+  std::string t = kGood;
+  t.replace(t.find("\"human_unverified\""), 18, "\"human\"");
+  EXPECT_NE(errorOf(t).find("provenance"), std::string::npos);
+  std::string t2 = kGood;
+  t2.replace(t2.find("vocab_bits = 16"), 15, "vocab_bits = 40");
+  EXPECT_NE(errorOf(t2).find("out of range"), std::string::npos);
+  std::string t3 = kGood;  // an anchor must be human_verified
+  t3.replace(t3.find("\"human_verified\""), 16, "\"unknown\"");
+  EXPECT_NE(errorOf(t3).find("anchor"), std::string::npos);
+  EXPECT_NE(errorOf("[run]\nseed = 1\n").find("no [[sources]]"), std::string::npos);
+  EXPECT_NE(errorOf("[run\n").find("cfg.toml:1"), std::string::npos);  // TOML syntax
+}
+
+TEST(Config, SetOverrides) {
+  const auto c = parseConfig(kGood, "/b", "cfg.toml",
+                             {"run.seed=99", "run.output=elsewhere.h5", "tokenizer.vocab_bits=12",
+                              "sources.web.text_key=body", "ingest.split_bytes=8192"});
+  EXPECT_EQ(c.seed, 99u);
+  EXPECT_EQ(c.output, "/b/elsewhere.h5");  // a bare word is a string
+  EXPECT_EQ(c.vocabBits, 12);
+  EXPECT_EQ(c.sources[1].textKey, "body");
+  EXPECT_EQ(c.splitBytes, 8192u);
+  EXPECT_NE(errorOf(kGood, {"run.sede=1"}).find("run.sede"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"sources.nosuch.text_key=x"}).find("nosuch"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"noequals"}).find("key=value"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"run.seed=\"x\""}).find("integer"), std::string::npos);
+}
