@@ -1,6 +1,7 @@
 #include "cleanmix/driver/run.hpp"
 
 #include <omp.h>
+#include <sys/resource.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -190,6 +191,12 @@ std::string fileChecksum(const fs::path& p, std::uint64_t& bytes) {
   const auto h = XXH3_64bits_digest(st);
   XXH3_freeState(st);
   return fmt::format("{:016x}", h);
+}
+
+std::uint64_t peakRssBytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<std::uint64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 std::string configHash(const RunConfig& cfg) {
@@ -447,6 +454,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   run.backend = scorer->backend();
   run.errors = std::move(errors);
   run.phaseNames = kPhaseNames;
+  run.peakRssBytes = peakRssBytes();
 
   // ---- write (the /timing row is taken just before it is written, so it covers the write) ----
   writeRunFile(comm, cfg.output, run, [&] {
@@ -454,6 +462,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     return timing;
   });
 
+  const double maxRss = static_cast<double>(comm.allreduceMax(run.peakRssBytes));
   if (comm.isRoot()) {
     std::error_code ec;
     fs::create_directories(cfg.workdir, ec);
@@ -465,9 +474,10 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     }
     for (const auto& s : run.shards) nl += s.nLines;
     fmt::print(stderr,
-               "[cleanmix] wrote {}: {} docs, {} quarantined, {} input lines ({}), {:.2f} s\n",
+               "[cleanmix] wrote {}: {} docs, {} quarantined, {} input lines ({}), {:.2f} s, "
+               "peak RSS {:.1f} MB (max over ranks)\n",
                cfg.output.string(), nd, nq, nl, nd + nq == nl ? "reconciled" : "MISMATCH",
-               std::accumulate(timing.begin(), timing.end(), 0.0));
+               std::accumulate(timing.begin(), timing.end(), 0.0), maxRss / 1e6);
   }
   return 0;
 }

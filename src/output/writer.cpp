@@ -1,5 +1,6 @@
 #include "cleanmix/output/writer.hpp"
 
+#include <array>
 #include <cstdio>
 #include <system_error>
 
@@ -187,6 +188,16 @@ void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutp
   h5::Id ds(h5::checkId(H5Dopen2(f.id(), "timing", H5P_DEFAULT), "writeTiming"), H5Dclose);
   h5::writeAttr(ds, "phases", run.phaseNames);
   h5::writeAttr(ds, "units", std::string("seconds"));
+  // Peak resident memory of each rank, for scaling studies (an attribute: not a result).
+  const auto rss = c.allgather(run.peakRssBytes);
+  h5::Id space(h5::checkId(H5Screate_simple(1, std::array<hsize_t, 1>{rss.size()}.data(), nullptr),
+                           "writeTiming"),
+               H5Sclose);
+  h5::Id a(h5::checkId(
+               H5Acreate2(ds, "peak_rss_bytes", H5T_NATIVE_UINT64, space, H5P_DEFAULT, H5P_DEFAULT),
+               "writeTiming"),
+           H5Aclose);
+  h5::check(H5Awrite(a, H5T_NATIVE_UINT64, rss.data()), "writeTiming");
 }
 
 }  // namespace

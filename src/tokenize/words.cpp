@@ -1,6 +1,7 @@
 #include "cleanmix/tokenize/words.hpp"
 
 #include <utf8proc.h>
+#define XXH_INLINE_ALL  // short tokens: the call overhead would dominate the hash
 #include <xxhash.h>
 
 #include <array>
@@ -163,6 +164,21 @@ void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool ful
   std::size_t i = 0;
   while (i < n) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (!inWord && c < 0x80 && kAscii[c] == kWord) {  // fast path: a run of ASCII word bytes
+      std::size_t j = i + 1;
+      while (j < n && static_cast<unsigned char>(s[j]) < 0x80 &&
+             kAscii[static_cast<unsigned char>(s[j])] == kWord)
+        ++j;
+      newlinesInGap = 0;
+      if (j < n && static_cast<unsigned char>(s[j]) >= 0x80) {  // may go on with a non-ASCII letter
+        inWord = true;
+        tokStart = i;
+      } else {
+        emit(i, j);
+      }
+      i = j;
+      continue;
+    }
     utf8proc_int32_t cp = c;
     std::size_t len = 1;
     CharClass cls;

@@ -66,6 +66,7 @@ struct RunOutput {
   std::vector<ErrorRow> errors;
 
   std::vector<std::string> phaseNames;
+  std::uint64_t peakRssBytes = 0;  ///< this rank's peak resident set size
 };
 
 }  // namespace cleanmix

@@ -24,10 +24,16 @@ KOKKOS_INLINE_FUNCTION std::uint64_t combine(std::uint64_t h, std::uint64_t v) {
   return mix64(h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
 }
 
-/// \brief Hash of the n-gram of `n` ids starting at p (shared by kernels and reference tests).
+KOKKOS_INLINE_FUNCTION std::uint64_t rotl(std::uint64_t x, int r) {
+  return r == 0 ? x : (x << r) | (x >> (64 - r));
+}
+
+/// \brief Key of the n-gram of `n` ids starting at p. Token ids are XXH3 outputs (uniform), so a
+/// position-dependent rotate-xor is enough to tell n-grams apart; it is order-sensitive because
+/// each position rotates by a different amount.
 KOKKOS_INLINE_FUNCTION std::uint64_t ngramKey(const std::uint64_t* p, int n) {
-  std::uint64_t h = mix64(p[0] + 0x51ed27ull * static_cast<std::uint64_t>(n));
-  for (int i = 1; i < n; ++i) h = combine(h, p[i]);
+  std::uint64_t h = 0x51ed270b27a7c3d5ull * static_cast<std::uint64_t>(n);
+  for (int i = 0; i < n; ++i) h ^= rotl(p[i], (13 * i) & 63);
   return h;
 }
 
@@ -41,9 +47,9 @@ struct DocTable {
   KOKKOS_INLINE_FUNCTION void clear() const {
     for (std::uint32_t s = 0; s <= mask; ++s) cnt[s] = 0;
   }
-  /// Slot of k: its own, or the empty one where it goes.
+  /// Slot of k: its own, or the empty one where it goes. Keys are uniform 64-bit hashes.
   KOKKOS_INLINE_FUNCTION std::uint32_t probe(std::uint64_t k) const {
-    std::uint32_t s = static_cast<std::uint32_t>(mix64(k)) & mask;
+    std::uint32_t s = static_cast<std::uint32_t>(k ^ (k >> 32)) & mask;
     while (cnt[s] != 0 && key[s] != k) s = (s + 1) & mask;
     return s;
   }
@@ -93,27 +99,32 @@ struct ScoreFunctor {
       const std::uint32_t s = tab.probe(id[i]);
       if (tab.cnt[s] == 0) {
         tab.key[s] = id[i];
-        ++types;
+        tab.pos[types++] = s;  // compact list of the occupied slots (pos is free in this pass)
       }
       ++tab.cnt[s];
       sl[i] = s;
       totalBytes += ln[i];
     }
     nTypes(d) = types;
-    double entropy = 0, ttr = 0;
+    // entropy and tail_score (mean surprisal under the global add-one unigram) per type
+    double entropy = 0, ttr = 0, tail = 0;
     if (n > 0) {
       double sumClogC = 0;
-      for (std::uint32_t s = 0; s <= tab.mask; ++s)
-        if (tab.cnt[s] > 1) {
-          const double c = static_cast<double>(tab.cnt[s]);
-          sumClogC += c * kx::log2(c);
-        }
+      for (std::uint32_t t = 0; t < types; ++t) {
+        const std::uint32_t s = tab.pos[t];
+        const std::uint32_t c = tab.cnt[s];
+        const double dc = static_cast<double>(c);
+        tail += dc * surprisal(tab.key[s] & bucketMask);
+        if (c > 1) sumClogC += dc * kx::log2(dc);
+      }
       const double dn = static_cast<double>(n);
       entropy = kx::log2(dn) - sumClogC / dn;
       ttr = static_cast<double>(types) / dn;
+      tail /= dn;
     }
     out(d, kEntropy) = entropy;
     out(d, kTtr) = ttr;
+    out(d, kTail) = tail;
 
     // moving-average TTR over windows of kMattrWindow tokens (the slots stay valid)
     double mattr = ttr;
@@ -129,11 +140,6 @@ struct ScoreFunctor {
       mattr = static_cast<double>(acc) / (static_cast<double>(w) * static_cast<double>(n - w + 1));
     }
     out(d, kMattr) = mattr;
-
-    // tail_score: mean surprisal under the global add-one unigram
-    double tail = 0;
-    for (std::uint64_t i = 0; i < n; ++i) tail += surprisal(id[i] & bucketMask);
-    out(d, kTail) = n > 0 ? tail / static_cast<double>(n) : 0.0;
 
     // top2gram_frac: byte share of the most frequent token bigram (ties: the longer one)
     double top2 = 0;

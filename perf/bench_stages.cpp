@@ -1,0 +1,127 @@
+// Per-stage micro-benchmarks on real JSONL (one rank, one thread): parse, tokenize (count and
+// full mode), zstd, and the signal kernel. Usage:
+//   cleanmix_bench_stages [google-benchmark flags] FILE.jsonl [MAX_MB=32]
+#include <benchmark/benchmark.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cleanmix/core/kokkos_compat.hpp"
+#include "cleanmix/io/jsonl.hpp"
+#include "cleanmix/io/line_reader.hpp"
+#include "cleanmix/kernels/signals.hpp"
+#include "cleanmix/tokenize/words.hpp"
+
+using namespace cleanmix;
+
+namespace {
+std::vector<std::string> gLines;  // raw JSONL lines
+std::vector<std::string> gTexts;  // parsed texts
+std::uint64_t gLineBytes = 0, gTextBytes = 0;
+
+void load(const std::string& path, std::uint64_t maxBytes) {
+  std::ifstream in(path);
+  JsonlParser parser;
+  for (std::string l; std::getline(in, l) && gLineBytes < maxBytes;) {
+    gLineBytes += l.size() + 1;
+    gLines.push_back(l);
+    std::string padded = l;
+    padded.reserve(l.size() + 64);
+    auto r = parser.parse(std::string_view(padded.data(), l.size()), "text");
+    if (r.ok) {
+      gTexts.emplace_back(r.text);
+      gTextBytes += r.text.size();
+    }
+  }
+}
+
+void BM_ParseJsonl(benchmark::State& st) {
+  JsonlParser parser;
+  std::string buf;
+  for (auto _ : st)
+    for (const auto& l : gLines) {
+      buf.assign(l);
+      buf.reserve(l.size() + 64);
+      benchmark::DoNotOptimize(parser.parse(std::string_view(buf.data(), l.size()), "text"));
+    }
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gLineBytes));
+}
+
+void BM_TokenizeCountMode(benchmark::State& st) {
+  WordsTokenizer tok;
+  TokenizedDoc d;
+  for (auto _ : st)
+    for (const auto& t : gTexts) tok.tokenize(t, d, false);
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
+}
+
+void BM_TokenizeFullMode(benchmark::State& st) {
+  WordsTokenizer tok;
+  TokenizedDoc d;
+  for (auto _ : st)
+    for (const auto& t : gTexts) tok.tokenize(t, d, true);
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
+}
+
+void BM_NormalizeOnly(benchmark::State& st) {
+  std::string out;
+  for (auto _ : st)
+    for (const auto& t : gTexts) normalizeText(t, out);
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
+}
+
+void BM_ZstdLevel3(benchmark::State& st) {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  std::string z;
+  for (auto _ : st)
+    for (const auto& t : gTexts) {
+      z.resize(ZSTD_compressBound(t.size()));
+      benchmark::DoNotOptimize(ZSTD_compressCCtx(c, z.data(), z.size(), t.data(), t.size(), 3));
+    }
+  ZSTD_freeCCtx(c);
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
+}
+
+void BM_SignalKernel(benchmark::State& st) {
+  WordsTokenizer tok;
+  BatchInput in;
+  TokenizedDoc d;
+  std::vector<std::uint64_t> unigram(1 << 20, 0);
+  for (const auto& t : gTexts) {
+    tok.tokenize(t, d, true);
+    in.append(d.ids, d.lens, d.sentLens, d.lineHashes);
+    for (auto id : d.ids) ++unigram[id & ((1 << 20) - 1)];
+  }
+  auto scorer = makeSignalScorer("default");
+  scorer->setUnigram(unigram);
+  BatchOutput out;
+  for (auto _ : st) scorer->score(in, out);
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
+  st.counters["tokens"] = static_cast<double>(in.numTokens());
+}
+
+}  // namespace
+
+BENCHMARK(BM_ParseJsonl)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NormalizeOnly)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TokenizeCountMode)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TokenizeFullMode)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ZstdLevel3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SignalKernel)->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (argc < 2) {
+    std::cerr << "usage: " << argv[0] << " [benchmark flags] FILE.jsonl [MAX_MB=32]\n";
+    return 2;
+  }
+  load(argv[1], (argc > 2 ? std::stoull(argv[2]) : 32) << 20);
+  std::cerr << "loaded " << gLines.size() << " lines, " << gLineBytes / 1e6 << " MB of JSONL, "
+            << gTextBytes / 1e6 << " MB of text\n";
+  cleanmix::kx::initialize();
+  benchmark::RunSpecifiedBenchmarks();
+  Kokkos::finalize();
+  return 0;
+}

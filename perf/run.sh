@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Timed end-to-end benchmark, all baselines in the same run on the same data:
+#   wc -w (the product target's reference speed), parse-only (read + JSON: the floor), and the
+#   full count+score pipeline, at each rank count; peak RSS per rank at two corpus sizes.
+# Usage: bash perf/run.sh [--sizes 200,400] [--ranks 1,2] [--repeat 3] [--out perf/results]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+source "$repo/scripts/deps.sh"
+sizes=200,400; ranks=1,2; repeat=3; out="$repo/perf/results"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) sizes="$2"; shift 2;; --ranks) ranks="$2"; shift 2;;
+    --repeat) repeat="$2"; shift 2;; --out) out="$2"; shift 2;;
+    *) echo "unknown argument $1" >&2; exit 2;;
+  esac
+done
+cleanmix_install_deps >/dev/null
+cleanmix_build "$repo/build" >/dev/null
+bin="$repo/build/cleanmix"; gen="$repo/build/perf/cleanmix_gen_corpus"
+mkdir -p "$out"
+export OMP_NUM_THREADS=1
+read -r -a mpiflags <<< "$(cleanmix_mpi_flags)"
+report="$out/report.md"
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+{
+echo "# cleanmix throughput ($(date -u +%F), $(nproc) cores, $(uname -m), median of $repeat runs)"
+echo
+echo "| corpus MB | ranks | wc -w MB/s | parse-only MB/s/rank | count+score MB/s/rank | pipeline / parse-only | wall s | peak RSS MB/rank |"
+echo "|---|---|---|---|---|---|---|---|"
+} > "$report"
+
+IFS=, read -r -a sizelist <<< "$sizes"
+IFS=, read -r -a ranklist <<< "$ranks"
+for mb in "${sizelist[@]}"; do
+  data="$repo/perf/data/${mb}MB"
+  [ -f "$data/corpus.toml" ] || "$gen" "$data" "$mb" 64 1
+  bytes=$(cat "$data"/*.jsonl | wc -c)
+  cat "$data"/*.jsonl > /dev/null  # warm the page cache for every contender alike
+  wc_rates=()
+  for i in $(seq "$repeat"); do
+    t0=$(date +%s.%N); cat "$data"/*.jsonl | wc -w > /dev/null; t1=$(date +%s.%N)
+    wc_rates+=("$(echo "$bytes / ($t1 - $t0) / 1000000" | bc -l)")
+  done
+  wc_med=$(printf '%s\n' "${wc_rates[@]}" | median)
+  for np in "${ranklist[@]}"; do
+    parse=(); pipe=(); walls=(); rss=()
+    for i in $(seq "$repeat"); do
+      parse+=("$(mpirun "${mpiflags[@]}" -np "$np" "$bin" bench-parse "$data/corpus.toml" |
+                 sed -E 's/.* ([0-9.]+) MB\/s per rank/\1/')")
+      h5="$out/run-${mb}MB-np$np.h5"
+      t0=$(date +%s.%N)
+      mpirun "${mpiflags[@]}" -np "$np" "$bin" run "$data/corpus.toml" --out "$h5" \
+        --set run.progress_seconds=1e9 2> "$out/run-${mb}MB-np$np.log"
+      t1=$(date +%s.%N)
+      walls+=("$(echo "$t1 - $t0" | bc -l)")
+      read -r rate peak < <(/usr/bin/python3 - "$h5" "$bytes" "$np" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r"); t = f["timing"]
+names = [n.decode() if isinstance(n, bytes) else n for n in t.attrs["phases"]]
+tm = t[:]; c, s = names.index("count"), names.index("score")
+slowest = max(tm[r, c] + tm[r, s] for r in range(tm.shape[0]))
+print(int(sys.argv[2]) / slowest / 1e6 / int(sys.argv[3]), max(t.attrs["peak_rss_bytes"]) / 1e6)
+PY
+)
+      pipe+=("$rate"); rss+=("$peak")
+    done
+    p_med=$(printf '%s\n' "${parse[@]}" | median)
+    c_med=$(printf '%s\n' "${pipe[@]}" | median)
+    w_med=$(printf '%s\n' "${walls[@]}" | median)
+    r_max=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
+    printf '| %s | %s | %.0f | %.0f | %.1f | %.2fx slower | %.1f | %.0f |\n' "$mb" "$np" "$wc_med" \
+      "$p_med" "$c_med" "$(echo "$p_med / $c_med" | bc -l)" "$w_med" "$r_max" >> "$report"
+  done
+done
+cat "$report"
