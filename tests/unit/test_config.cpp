@@ -106,3 +106,10 @@ TEST(Config, SetOverrides) {
   EXPECT_NE(errorOf(kGood, {"noequals"}).find("key=value"), std::string::npos);
   EXPECT_NE(errorOf(kGood, {"run.seed=\"x\""}).find("integer"), std::string::npos);
 }
+
+TEST(Config, ShippedConfigsParse) {
+  for (const char* name : {"sample.toml", "template.toml"}) {
+    const auto c = loadConfig(std::string(CLEANMIX_SOURCE_DIR) + "/configs/" + name, {});
+    EXPECT_FALSE(c.sources.empty()) << name;
+  }
+}
