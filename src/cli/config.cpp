@@ -1,5 +1,6 @@
 #include "cleanmix/cli/config.hpp"
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
@@ -14,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Kind { String, Integer, Float, StringList, Bool };
+enum class Kind { String, Integer, Float, StringList, Bool, FloatList };
 
 const char* kindName(Kind k) {
   switch (k) {
@@ -23,6 +24,7 @@ const char* kindName(Kind k) {
     case Kind::Float: return "a number";
     case Kind::StringList: return "a string or an array of strings";
     case Kind::Bool: return "a boolean";
+    case Kind::FloatList: return "an array of numbers";
   }
   return "?";
 }
@@ -36,6 +38,7 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"seed", Kind::Integer},
         {"progress_seconds", Kind::Float}}},
       {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
+      {"lm", {{"table_bits", Kind::Integer}, {"lambdas", Kind::FloatList}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -64,6 +67,13 @@ bool hasKind(const toml::node& n, Kind k) {
     case Kind::Integer: return n.is_integer();
     case Kind::Float: return n.is_number();
     case Kind::Bool: return n.is_boolean();
+    case Kind::FloatList:
+      if (const auto* a = n.as_array()) {
+        for (const auto& e : *a)
+          if (!e.is_number()) return false;
+        return true;
+      }
+      return false;
     case Kind::StringList:
       if (n.is_string()) return true;
       if (const auto* a = n.as_array()) {
@@ -210,6 +220,23 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.batchBytes = getPositive(ctx, root, "score", "batch_bytes", 8u << 20, 1024, 1ull << 34);
   c.backend = get<std::string>(root, "score", "backend", "default");
   c.ompThreads = static_cast<int>(getPositive(ctx, root, "score", "omp_threads", 0, 0, 1024));
+
+  c.lmTableBits = static_cast<int>(getPositive(ctx, root, "lm", "table_bits", 21, 10, 30));
+  if (const auto* lam = root["lm"]["lambdas"].as_array()) {
+    double sum = 0;
+    if (lam->size() != 3)
+      configFail("loadConfig", "{}: lm.lambdas must have 3 weights (unigram, bigram, trigram)",
+                 ctx.where(*lam));
+    for (std::size_t k = 0; k < 3; ++k) {
+      c.lmLambda[k] = lam->get(k)->value<double>().value_or(-1.0);
+      if (c.lmLambda[k] < 0)
+        configFail("loadConfig", "{}: lm.lambdas must be >= 0", ctx.where(*lam));
+      sum += c.lmLambda[k];
+    }
+    if (c.lmLambda[0] <= 0 || std::abs(sum - 1.0) > 1e-9)
+      configFail("loadConfig", "{}: lm.lambdas must sum to 1 with a unigram weight > 0 (got {})",
+                 ctx.where(*lam), sum);
+  }
 
   const auto* arr = root["sources"].as_array();
   if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);

@@ -13,6 +13,7 @@
 #include <boost/serialization/vector.hpp>
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <numeric>
 #include <sstream>
 
@@ -25,6 +26,7 @@
 #include "cleanmix/driver/progress.hpp"
 #include "cleanmix/io/jsonl.hpp"
 #include "cleanmix/io/line_reader.hpp"
+#include "cleanmix/kernels/ngram_lm.hpp"
 #include "cleanmix/kernels/signals.hpp"
 #include "cleanmix/output/writer.hpp"
 #include "cleanmix/stats/vocab_stats.hpp"
@@ -312,6 +314,17 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   const auto tokenizer = makeTokenizer(cfg);
   const std::uint64_t nb = std::uint64_t{1} << cfg.vocabBits, mask = nb - 1;
   std::vector<std::uint64_t> counts(kNumProvenance * nb, 0);
+  LmParams lmParams;
+  lmParams.unigramBits = cfg.vocabBits;
+  lmParams.tableBits = cfg.lmTableBits;
+  for (int k = 0; k < 3; ++k) lmParams.lambda[k] = cfg.lmLambda[k];
+  LmCounts lm(lmParams);
+  std::uint64_t anchorDocs = 0;
+  if (comm.isRoot())
+    fmt::print(stderr,
+               "[cleanmix] reference LM: order 3, tables of 2^{} + 2 x 2^{} counters, {:.1f} MB "
+               "per rank\n",
+               cfg.vocabBits, cfg.lmTableBits, static_cast<double>(lm.bytes()) / 1e6);
   PieceTally tally(table.pieces.size());
   std::vector<ErrorRow> errors;
   std::vector<std::uint32_t> errorPiece;
@@ -324,6 +337,10 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
         for (std::size_t i = 0; i < b.size(); ++i) {
           const auto& src = cfg.sources[table.shards[table.pieces[b.piece[i]].shard].source];
           if (src.role == Role::Benchmark) continue;
+          if (src.role == Role::Anchor) {
+            lm.addDocument(tdocs[i].ids);
+            ++anchorDocs;
+          }
           std::uint64_t* row = counts.data() + static_cast<std::size_t>(src.provenance) * nb;
           for (const std::uint64_t id : tdocs[i].ids) ++row[id & mask];
         }
@@ -337,6 +354,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
 
   // ---- reduce: integer histograms and per-piece tallies ----
   comm.allreduceSum(std::span<std::uint64_t>(counts));
+  comm.allreduceSum(std::span<std::uint64_t>(lm.table));
+  anchorDocs = comm.allreduceSum(anchorDocs);
   comm.allreduceSum(std::span<std::uint64_t>(tally.lines));
   comm.allreduceSum(std::span<std::uint64_t>(tally.docs));
   comm.allreduceSum(std::span<std::uint64_t>(tally.errors));
@@ -354,6 +373,9 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   // ---- score: re-read, tokenize fully, Kokkos kernels ----
   auto scorer = makeSignalScorer(cfg.backend);
   scorer->setUnigram(unigram);
+  if (anchorDocs > 0) scorer->setLm(lm);
+  std::int64_t looBitsMicro = 0;  // anchor LOO surprisal in micro-bits: an exact integer sum
+  std::uint64_t looTokens = 0;
   RunOutput run;
   DocRows& docs = run.docs;
   BatchInput bin;
@@ -369,7 +391,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
           const TokenizedDoc& d = tdocs[i];
           const Piece& piece = table.pieces[b.piece[i]];
           const auto& src = cfg.sources[table.shards[piece.shard].source];
-          bin.append(d.ids, d.lens, d.sentLens, d.lineHashes);
+          bin.append(d.ids, d.lens, d.sentLens, d.lineHashes, src.role == Role::Anchor);
           docs.source.push_back(static_cast<std::uint16_t>(table.shards[piece.shard].source));
           docs.shard.push_back(piece.shard);
           docs.line.push_back(lineBase[b.piece[i]] + b.localLine[i]);
@@ -393,6 +415,15 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
         app(docs.top2gramFrac, bout.top2gramFrac);
         app(docs.dup5gramFrac, bout.dup5gramFrac);
         app(docs.tailScore, bout.tailScore);
+        app(docs.refPpl, bout.refPpl);
+        app(docs.sentSurprisalSd, bout.sentSurprisalSd);
+        if (anchorDocs > 0)
+          for (std::size_t i = 0; i < b.size(); ++i)
+            if (bin.anchor[i]) {
+              const double tokens = static_cast<double>(tdocs[i].ids.size() + 1);
+              looBitsMicro += std::llround(std::log2(bout.refPpl[i]) * tokens * 1e6);
+              looTokens += tdocs[i].ids.size() + 1;
+            }
       },
       [](std::uint32_t, std::uint64_t, const std::string&) {});
   progress.finish();
@@ -453,6 +484,18 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   run.tokenizer = std::string(tokenizer->name());
   run.backend = scorer->backend();
   run.errors = std::move(errors);
+  run.lm.unigramBits = cfg.vocabBits;
+  run.lm.tableBits = cfg.lmTableBits;
+  for (int k = 0; k < 3; ++k) run.lm.lambda[k] = cfg.lmLambda[k];
+  run.lm.tableBytes = lm.bytes();
+  run.lm.anchorDocs = anchorDocs;
+  for (std::size_t b = 0; b < lm.uniSize(); ++b) run.lm.predictedTokens += lm.table[b];
+  looBitsMicro = comm.allreduceSum(looBitsMicro);
+  looTokens = comm.allreduceSum(looTokens);
+  run.lm.anchorLooPerplexity =
+      looTokens
+          ? std::exp2(static_cast<double>(looBitsMicro) / 1e6 / static_cast<double>(looTokens))
+          : 0.0;
   run.phaseNames = kPhaseNames;
   run.peakRssBytes = peakRssBytes();
 

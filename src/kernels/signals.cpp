@@ -17,12 +17,14 @@ void BatchInput::clear() {
   sentLens.clear();
   lineOff.assign(1, 0);
   lineHashes.clear();
+  anchor.clear();
 }
 
 void BatchInput::append(std::span<const std::uint64_t> docIds,
                         std::span<const std::uint32_t> docLens,
                         std::span<const std::uint32_t> docSentLens,
-                        std::span<const std::uint64_t> docLineHashes) {
+                        std::span<const std::uint64_t> docLineHashes, bool isAnchor) {
+  anchor.push_back(isAnchor ? 1 : 0);
   ids.insert(ids.end(), docIds.begin(), docIds.end());
   lens.insert(lens.end(), docLens.begin(), docLens.end());
   tokOff.push_back(ids.size());
@@ -35,7 +37,7 @@ void BatchInput::append(std::span<const std::uint64_t> docIds,
 void BatchOutput::resize(std::size_t n) {
   nTypes.resize(n);
   for (auto* v : {&entropyBits, &ttr, &mattr, &burstiness, &dupLineFrac, &top2gramFrac,
-                  &dup5gramFrac, &tailScore})
+                  &dup5gramFrac, &tailScore, &refPpl, &sentSurprisalSd})
     v->resize(n);
 }
 

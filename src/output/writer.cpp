@@ -74,7 +74,9 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
       {"dup_line_frac", &d.dupLineFrac},
       {"top2gram_frac", &d.top2gramFrac},
       {"dup5gram_frac", &d.dup5gramFrac},
-      {"tail_score", &d.tailScore}};
+      {"tail_score", &d.tailScore},
+      {"ref_ppl", &d.refPpl},
+      {"sent_surprisal_sd", &d.sentSurprisalSd}};
   for (const auto& [name, v] : reals) h5::writeColumn<double>(f, g, name, sp(*v), off, total);
 }
 
@@ -179,6 +181,21 @@ void writeVocab(const Communicator& c, const h5::ParallelFile& f, const RunOutpu
                   column<VocabStats, double>(v, [](auto& r) { return r.chao1; }));
 }
 
+void writeLm(const h5::ParallelFile& f, const RunOutput& run) {
+  h5::Id g = f.createGroup(f.id(), "lm");
+  h5::writeAttr(g, "kind", std::string("interpolated Jelinek-Mercer, hashed counts"));
+  h5::writeAttr(g, "order", std::uint64_t{3});
+  h5::writeAttr(g, "unigram_bits", static_cast<std::uint64_t>(run.lm.unigramBits));
+  h5::writeAttr(g, "table_bits", static_cast<std::uint64_t>(run.lm.tableBits));
+  h5::writeAttr(g, "table_bytes_per_rank", run.lm.tableBytes);
+  h5::writeAttr(g, "lambda_unigram", run.lm.lambda[0]);
+  h5::writeAttr(g, "lambda_bigram", run.lm.lambda[1]);
+  h5::writeAttr(g, "lambda_trigram", run.lm.lambda[2]);
+  h5::writeAttr(g, "anchor_docs", run.lm.anchorDocs);
+  h5::writeAttr(g, "predicted_tokens", run.lm.predictedTokens);
+  h5::writeAttr(g, "anchor_loo_perplexity", run.lm.anchorLooPerplexity);
+}
+
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
@@ -231,6 +248,7 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   writeShards(comm, f, run.shards);
   writeErrors(comm, f, run.errors);
   writeVocab(comm, f, run);
+  writeLm(f, run);
   writeTiming(comm, f, run, timingNow());
   f.close();
 

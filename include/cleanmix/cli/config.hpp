@@ -39,6 +39,9 @@ struct RunConfig {
   std::string backend = "default";         ///< Kokkos execution space for the kernels
   double progressSeconds = 5.0;            ///< min seconds between rank-0 progress lines
 
+  int lmTableBits = 21;                  ///< reference LM bigram/trigram table size (2^bits)
+  double lmLambda[3] = {0.1, 0.3, 0.6};  ///< unigram, bigram, trigram interpolation weights
+
   std::vector<SourceConfig> sources;
 };
 

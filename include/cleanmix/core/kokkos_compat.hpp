@@ -9,15 +9,33 @@
 #define CLEANMIX_KOKKOS4 0
 #endif
 
+/// \brief Software prefetch on host backends; nothing on GPUs.
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#define CLEANMIX_PREFETCH(addr) __builtin_prefetch(addr)
+#else
+#define CLEANMIX_PREFETCH(addr) ((void)0)
+#endif
+
 namespace cleanmix::kx {
 
 #if CLEANMIX_KOKKOS4
+using Kokkos::exp2;
 using Kokkos::log2;
 using Kokkos::sqrt;
 #else
+using Kokkos::Experimental::exp2;
 using Kokkos::Experimental::log2;
 using Kokkos::Experimental::sqrt;
 #endif
+
+/// \brief A quiet NaN usable in kernels (Kokkos::Experimental::quiet_NaN is 4.x only).
+KOKKOS_INLINE_FUNCTION double quietNaN() {
+#if CLEANMIX_KOKKOS4
+  return Kokkos::Experimental::quiet_NaN<double>::value;
+#else
+  return __builtin_nan("");
+#endif
+}
 
 /// \brief A host mirror (the view itself when it is host-accessible) allocated without
 /// initialisation. 3.4 spells this (space, view, WithoutInitializing); 4.x uses view_alloc.

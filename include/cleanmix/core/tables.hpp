@@ -21,7 +21,7 @@ struct DocRows {
   std::vector<std::uint32_t> nTypes, nSentences, utf8Replaced;
   // signals
   std::vector<double> entropyBits, ttr, mattr, burstiness, compressionRatio, dupLineFrac,
-      top2gramFrac, dup5gramFrac, tailScore;
+      top2gramFrac, dup5gramFrac, tailScore, refPpl, sentSurprisalSd;
 
   std::size_t size() const { return source.size(); }
 };
@@ -64,6 +64,14 @@ struct RunOutput {
 
   DocRows docs;
   std::vector<ErrorRow> errors;
+
+  /// Reference LM summary (/lm attributes).
+  struct Lm {
+    int unigramBits = 0, tableBits = 0;
+    double lambda[3] = {0, 0, 0};
+    std::uint64_t tableBytes = 0, anchorDocs = 0, predictedTokens = 0;
+    double anchorLooPerplexity = 0;  ///< token-weighted over anchor docs, leave-one-out
+  } lm;
 
   std::vector<std::string> phaseNames;
   std::uint64_t peakRssBytes = 0;  ///< this rank's peak resident set size

@@ -11,6 +11,8 @@
 
 namespace cleanmix {
 
+struct LmCounts;
+
 /// \brief A batch of tokenized documents in CSR form (host memory).
 struct BatchInput {
   std::vector<std::uint64_t> tokOff{0};  ///< doc d's tokens are [tokOff[d], tokOff[d+1])
@@ -20,20 +22,21 @@ struct BatchInput {
   std::vector<std::uint32_t> sentLens;  ///< tokens per sentence
   std::vector<std::uint64_t> lineOff{0};
   std::vector<std::uint64_t> lineHashes;  ///< non-blank trimmed lines
+  std::vector<std::uint8_t> anchor;       ///< 1: scored leave-one-out under the reference LM
 
   std::size_t numDocs() const { return tokOff.size() - 1; }
   std::size_t numTokens() const { return ids.size(); }
   void clear();
   void append(std::span<const std::uint64_t> docIds, std::span<const std::uint32_t> docLens,
               std::span<const std::uint32_t> docSentLens,
-              std::span<const std::uint64_t> docLineHashes);
+              std::span<const std::uint64_t> docLineHashes, bool isAnchor = false);
 };
 
 /// \brief Kernel results, one entry per document of the batch.
 struct BatchOutput {
   std::vector<std::uint32_t> nTypes;
   std::vector<double> entropyBits, ttr, mattr, burstiness, dupLineFrac, top2gramFrac, dup5gramFrac,
-      tailScore;
+      tailScore, refPpl, sentSurprisalSd;
   void resize(std::size_t n);
 };
 
@@ -50,6 +53,9 @@ class SignalScorer {
   /// \brief Install the global unigram (bucket counts of all anchor + pool documents) used by
   /// tail_score: surprisal(b) = log2(N + V) − log2(c_b + 1), V = number of buckets.
   virtual void setUnigram(std::span<const std::uint64_t> counts) = 0;
+  /// \brief Install the reference LM (see ngram_lm.hpp). Without it ref_ppl and
+  /// sent_surprisal_sd are NaN.
+  virtual void setLm(const LmCounts& counts) = 0;
   /// \brief Compute every signal of every document of the batch.
   virtual void score(const BatchInput& in, BatchOutput& out) = 0;
 };

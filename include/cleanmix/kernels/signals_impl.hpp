@@ -7,6 +7,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "cleanmix/core/kokkos_compat.hpp"
+#include "cleanmix/kernels/ngram_lm.hpp"
 #include "cleanmix/kernels/signals.hpp"
 
 namespace cleanmix::kernels {
@@ -38,7 +39,7 @@ KOKKOS_INLINE_FUNCTION std::uint64_t ngramKey(const std::uint64_t* p, int n) {
 }
 
 /// Per-document hash table over a slice of the batch scratch.
-struct DocTable {
+struct ScratchTable {
   std::uint64_t* key;
   std::uint32_t* cnt;
   std::uint32_t* pos;
@@ -64,6 +65,8 @@ enum Column : int {
   kTop2,
   kDup5,
   kTail,
+  kRefPpl,
+  kSentSd,
   kNumFloatColumns
 };
 
@@ -77,6 +80,10 @@ struct ScoreFunctor {
   V<const std::uint32_t> lens, sentLens;
   V<const double> surprisal;
   std::uint64_t bucketMask;
+  V<const std::uint8_t> anchor;
+  V<const std::uint64_t> lmTable;  // [uni | bi | tri], empty without an LM
+  std::uint64_t lmUniMask, lmNgramMask, lmTotal;
+  double lambda1, lambda2, lambda3;
   V<std::uint64_t> tkey;
   V<std::uint32_t> tcnt, tpos, slot, nTypes;
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> out;
@@ -85,8 +92,8 @@ struct ScoreFunctor {
     const std::uint64_t t0 = tokOff(d);
     const std::uint64_t n = tokOff(d + 1) - t0;
     const std::uint64_t s0 = scrOff(d);
-    const DocTable tab{tkey.data() + s0, tcnt.data() + s0, tpos.data() + s0,
-                       static_cast<std::uint32_t>(scrOff(d + 1) - s0 - 1)};
+    const ScratchTable tab{tkey.data() + s0, tcnt.data() + s0, tpos.data() + s0,
+                           static_cast<std::uint32_t>(scrOff(d + 1) - s0 - 1)};
     const std::uint64_t* id = ids.data() + t0;
     const std::uint32_t* ln = lens.data() + t0;
     std::uint32_t* sl = slot.data() + t0;
@@ -224,13 +231,112 @@ struct ScoreFunctor {
       dupLine = static_cast<double>(dups) / static_cast<double>(nl);
     }
     out(d, kDupLine) = dupLine;
+
+    scoreLm(d, n, id, tab);
+  }
+
+  /// Reference-LM perplexity and the spread of per-sentence mean surprisal. Anchor documents
+  /// are scored leave-one-out: their own counts (built in the scratch table) are subtracted.
+  KOKKOS_INLINE_FUNCTION void scoreLm(const std::size_t d, const std::uint64_t n,
+                                      const std::uint64_t* id, const ScratchTable& tab) const {
+    if (lmTable.extent(0) == 0) {
+      out(d, kRefPpl) = out(d, kSentSd) = kx::quietNaN();
+      return;
+    }
+    const std::uint64_t* uni = lmTable.data();
+    const std::uint64_t* bi = uni + lmUniMask + 1;
+    const std::uint64_t* tri = bi + lmNgramMask + 1;
+    constexpr std::uint64_t kTagU = 1ull << 60, kTagB = 2ull << 60, kTagT = 3ull << 60;
+    const std::uint64_t B = kBoundaryId;
+    const bool loo = anchor(d) != 0;
+    if (loo) {  // the document's own counts, keyed by table slot
+      tab.clear();
+      auto add = [&](std::uint64_t k) {
+        const std::uint32_t s = tab.probe(k);
+        if (tab.cnt[s] == 0) tab.key[s] = k;
+        ++tab.cnt[s];
+      };
+      std::uint64_t p2 = B, p1 = B;
+      for (std::uint64_t j = 0; j <= n; ++j) {
+        const std::uint64_t w = j < n ? id[j] : B;
+        add(kTagU | lm::uniIndex(w, lmUniMask));
+        add(kTagB | lm::biIndex(p1, w, lmNgramMask));
+        add(kTagT | lm::triIndex(p2, p1, w, lmNgramMask));
+        p2 = p1;
+        p1 = w;
+      }
+    }
+    auto own = [&](std::uint64_t k) -> std::uint64_t { return loo ? tab.cnt[tab.probe(k)] : 0; };
+    const double total = static_cast<double>(lmTotal - (loo ? n + 1 : 0));
+    const double v = static_cast<double>(lmUniMask + 1);
+    // Context counts of the first token: c(B, B) = c(B) = number of documents.
+    std::uint64_t cv = uni[lm::uniIndex(B, lmUniMask)] - own(kTagU | lm::uniIndex(B, lmUniMask));
+    std::uint64_t cuv = cv;
+    std::uint64_t p2 = B, p1 = B;
+    double sum = 0, sentSum = 0, mean = 0, m2 = 0;
+    std::uint64_t sent = sentOff(d), sentEnd = sentOff(d + 1), inSent = 0, nSent = 0;
+    constexpr std::uint64_t kAhead = 8;  // prefetch distance: the loads are independent
+    auto tok = [&](std::uint64_t j) { return j < n ? id[j] : B; };
+    for (std::uint64_t j = 1; j <= kAhead && j <= n; ++j) {
+      CLEANMIX_PREFETCH(uni + lm::uniIndex(tok(j), lmUniMask));
+      CLEANMIX_PREFETCH(bi + lm::biIndex(j >= 1 ? tok(j - 1) : B, tok(j), lmNgramMask));
+      CLEANMIX_PREFETCH(tri +
+                        lm::triIndex(j >= 2 ? tok(j - 2) : B, tok(j - 1), tok(j), lmNgramMask));
+    }
+    for (std::uint64_t j = 0; j <= n; ++j) {
+      if (j + kAhead <= n) {
+        const std::uint64_t a = j + kAhead;
+        CLEANMIX_PREFETCH(uni + lm::uniIndex(tok(a), lmUniMask));
+        CLEANMIX_PREFETCH(bi + lm::biIndex(tok(a - 1), tok(a), lmNgramMask));
+        CLEANMIX_PREFETCH(tri + lm::triIndex(tok(a - 2), tok(a - 1), tok(a), lmNgramMask));
+      }
+      const std::uint64_t w = tok(j);
+      const std::uint64_t iu = lm::uniIndex(w, lmUniMask), ib = lm::biIndex(p1, w, lmNgramMask),
+                          it = lm::triIndex(p2, p1, w, lmNgramMask);
+      const std::uint64_t cw = uni[iu] - own(kTagU | iu), cvw = bi[ib] - own(kTagB | ib),
+                          cuvw = tri[it] - own(kTagT | it);
+      double p = lambda1 * (static_cast<double>(cw) + 1.0) / (total + v), wsum = lambda1;
+      if (cv > 0) {
+        const double r = static_cast<double>(cvw) / static_cast<double>(cv);
+        p += lambda2 * (r < 1.0 ? r : 1.0);
+        wsum += lambda2;
+      }
+      if (cuv > 0) {
+        const double r = static_cast<double>(cuvw) / static_cast<double>(cuv);
+        p += lambda3 * (r < 1.0 ? r : 1.0);
+        wsum += lambda3;
+      }
+      const double bits = -kx::log2(p / wsum);
+      sum += bits;
+      if (j < n && sent < sentEnd) {  // per-sentence mean surprisal, Welford over sentences
+        sentSum += bits;
+        if (++inSent == sentLens(sent)) {
+          const double x = sentSum / static_cast<double>(inSent);
+          ++nSent;
+          const double delta = x - mean;
+          mean += delta / static_cast<double>(nSent);
+          m2 += delta * (x - mean);
+          sentSum = 0;
+          inSent = 0;
+          ++sent;
+        }
+      }
+      cuv = cvw;
+      cv = cw;
+      p2 = p1;
+      p1 = w;
+    }
+    out(d, kRefPpl) = kx::exp2(sum / static_cast<double>(n + 1));
+    out(d, kSentSd) = nSent >= 2 ? kx::sqrt(m2 / static_cast<double>(nSent)) : 0.0;
   }
 };
 
-/// \brief Scratch capacity of a document with n tokens (lines <= tokens, so one table fits both).
-inline std::uint64_t scratchCapacity(std::uint64_t n) {
+/// \brief Scratch capacity of a document with n tokens (lines <= tokens, so one table fits
+/// both); anchor documents under an LM hold their own uni-, bi- and trigram counts (3n + 4 keys).
+inline std::uint64_t scratchCapacity(std::uint64_t n, bool looLm) {
+  const std::uint64_t keys = looLm ? 3 * n + 4 : n;
   std::uint64_t c = 16;
-  while (c < 2 * n) c <<= 1;
+  while (c < 2 * keys) c <<= 1;
   return c;
 }
 
@@ -261,13 +367,27 @@ class SignalScorerImpl final : public SignalScorer {
     _mask = nb - 1;
   }
 
+  void setLm(const LmCounts& c) override {
+    _lmTable = V<std::uint64_t>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setLm::table"), c.table.size());
+    Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+        h(c.table.data(), c.table.size());
+    Kokkos::deep_copy(_lmTable, h);
+    _lmUniMask = c.uniSize() - 1;
+    _lmNgramMask = c.ngramSize() - 1;
+    _lmTotal = 0;
+    for (std::size_t b = 0; b < c.uniSize(); ++b) _lmTotal += c.table[b];
+    for (int k = 0; k < 3; ++k) _lambda[k] = c.params.lambda[k];
+  }
+
   void score(const BatchInput& in, BatchOutput& out) override {
     if (_surprisal.extent(0) == 0)
       throw std::logic_error("cleanmix::score: setUnigram() must be called first");
     const std::size_t nd = in.numDocs(), nt = in.numTokens();
     std::vector<std::uint64_t> scr(nd + 1, 0);
     for (std::size_t d = 0; d < nd; ++d)
-      scr[d + 1] = scr[d] + scratchCapacity(in.tokOff[d + 1] - in.tokOff[d]);
+      scr[d + 1] = scr[d] + scratchCapacity(in.tokOff[d + 1] - in.tokOff[d],
+                                            _lmTable.extent(0) > 0 && in.anchor[d] != 0);
 
     upload(_tokOff, in.tokOff, "tokOff");
     upload(_ids, in.ids, "ids");
@@ -277,6 +397,7 @@ class SignalScorerImpl final : public SignalScorer {
     upload(_lineOff, in.lineOff, "lineOff");
     upload(_lineHashes, in.lineHashes, "lineHashes");
     upload(_scrOff, scr, "scrOff");
+    upload(_anchor, in.anchor, "anchor");
     grow(_tkey, scr[nd], "tkey");
     grow(_tcnt, scr[nd], "tcnt");
     grow(_tpos, scr[nd], "tpos");
@@ -286,9 +407,10 @@ class SignalScorerImpl final : public SignalScorer {
       _out = decltype(_out)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::out"),
                             nd + nd / 2 + 1, kNumFloatColumns);
 
-    ScoreFunctor<ExecSpace> f{_tokOff, _ids,      _sentOff,   _lineOff, _lineHashes, _scrOff,
-                              _lens,   _sentLens, _surprisal, _mask,    _tkey,       _tcnt,
-                              _tpos,   _slot,     _nTypes,    _out};
+    ScoreFunctor<ExecSpace> f{
+        _tokOff,    _ids,       _sentOff, _lineOff, _lineHashes, _scrOff,      _lens,    _sentLens,
+        _surprisal, _mask,      _anchor,  _lmTable, _lmUniMask,  _lmNgramMask, _lmTotal, _lambda[0],
+        _lambda[1], _lambda[2], _tkey,    _tcnt,    _tpos,       _slot,        _nTypes,  _out};
     Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
                          f);
     kx::fence(_space, "cleanmix::score::fence");
@@ -300,7 +422,8 @@ class SignalScorerImpl final : public SignalScorer {
     double* cols[kNumFloatColumns] = {out.entropyBits.data(),  out.ttr.data(),
                                       out.mattr.data(),        out.burstiness.data(),
                                       out.dupLineFrac.data(),  out.top2gramFrac.data(),
-                                      out.dup5gramFrac.data(), out.tailScore.data()};
+                                      out.dup5gramFrac.data(), out.tailScore.data(),
+                                      out.refPpl.data(),       out.sentSurprisalSd.data()};
     for (int c = 0; c < kNumFloatColumns; ++c)
       for (std::size_t d = 0; d < nd; ++d) cols[c][d] = hostOut(d, c);
   }
@@ -334,6 +457,10 @@ class SignalScorerImpl final : public SignalScorer {
   std::uint64_t _mask = 0;
   V<std::uint64_t> _tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _tkey;
   V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot, _nTypes;
+  V<std::uint8_t> _anchor;
+  V<std::uint64_t> _lmTable;
+  std::uint64_t _lmUniMask = 0, _lmNgramMask = 0, _lmTotal = 0;
+  double _lambda[3] = {0, 0, 0};
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> _out;
 };
 
