@@ -39,6 +39,12 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"progress_seconds", Kind::Float}}},
       {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
       {"lm", {{"table_bits", Kind::Integer}, {"lambdas", Kind::FloatList}}},
+      {"dedup",
+       {{"enabled", Kind::Bool},
+        {"bands", Kind::Integer},
+        {"rows", Kind::Integer},
+        {"shingle", Kind::Integer}}},
+      {"decontam", {{"ngram", Kind::Integer}, {"min_words", Kind::Integer}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -238,6 +244,16 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
                  ctx.where(*lam), sum);
   }
 
+  c.dedupEnabled = get<bool>(root, "dedup", "enabled", true);
+  c.dedupBands = static_cast<int>(getPositive(ctx, root, "dedup", "bands", 14, 1, 512));
+  c.dedupRows = static_cast<int>(getPositive(ctx, root, "dedup", "rows", 8, 1, 512));
+  if (c.dedupBands * c.dedupRows > 512)
+    configFail("loadConfig", "{}: dedup.bands x dedup.rows = {} exceeds 512 hash functions",
+               displayName, c.dedupBands * c.dedupRows);
+  c.dedupShingle = static_cast<int>(getPositive(ctx, root, "dedup", "shingle", 5, 1, 64));
+  c.decontamNgram = static_cast<int>(getPositive(ctx, root, "decontam", "ngram", 13, 1, 64));
+  c.decontamMinWords = static_cast<int>(getPositive(ctx, root, "decontam", "min_words", 8, 1, 64));
+
   const auto* arr = root["sources"].as_array();
   if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);
   std::set<std::string> names;
@@ -286,6 +302,11 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
       configFail("loadConfig", "{}: source '{}' has an empty text_key", ctx.where(t), s.name);
     c.sources.push_back(std::move(s));
   }
+  int benchmarks = 0;
+  for (const auto& s : c.sources) benchmarks += s.role == Role::Benchmark;
+  if (benchmarks > 64)
+    configFail("loadConfig", "{}: {} benchmark sources; at most 64 are supported", displayName,
+               benchmarks);
   return c;
 }
 

@@ -84,6 +84,34 @@ std::vector<std::string> Communicator::gatherBytes(const std::string& mine, int 
   return out;
 }
 
+std::string Communicator::exchangeBytes(const std::string& packed,
+                                        const std::vector<std::uint64_t>& sendBytes,
+                                        std::vector<std::uint64_t>* recvBytesOut) const {
+  std::vector<std::uint64_t>& recvBytes = *recvBytesOut;
+  recvBytes.assign(_size, 0);
+  mpiCheck(
+      MPI_Alltoall(sendBytes.data(), 1, MPI_UINT64_T, recvBytes.data(), 1, MPI_UINT64_T, _comm),
+      "alltoallv");
+  std::vector<int> sc(_size), sd(_size), rc(_size), rd(_size);
+  std::uint64_t so = 0, ro = 0;
+  for (int r = 0; r < _size; ++r) {
+    if (so > INT_MAX || ro > INT_MAX || sendBytes[r] > INT_MAX || recvBytes[r] > INT_MAX)
+      fail("alltoallv", "exchange over 2 GiB per rank is not supported; use more ranks");
+    sc[r] = static_cast<int>(sendBytes[r]);
+    sd[r] = static_cast<int>(so);
+    rc[r] = static_cast<int>(recvBytes[r]);
+    rd[r] = static_cast<int>(ro);
+    so += sendBytes[r];
+    ro += recvBytes[r];
+  }
+  std::string out(ro, '\0');
+  mpiCheck(MPI_Alltoallv(packed.data(), sc.data(), sd.data(), MPI_BYTE, out.data(), rc.data(),
+                         rd.data(), MPI_BYTE, _comm),
+           "alltoallv");
+  _a2aBytes += so;
+  return out;
+}
+
 bool Communicator::allOk(bool ok) const {
   int v = ok ? 1 : 0;
   mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, _comm), "allOk");

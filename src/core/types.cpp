@@ -13,6 +13,13 @@ const std::vector<std::string>& roleLabels() {
   return labels;
 }
 
+const std::vector<std::string>& verdictLabels() {
+  static const std::vector<std::string> labels{"keep",        "duplicate",        "contaminated",
+                                               "low_quality", "synthetic_capped", "anchor",
+                                               "benchmark"};
+  return labels;
+}
+
 namespace {
 template <class E>
 std::optional<E> parseLabel(const std::vector<std::string>& labels, std::string_view s) {

@@ -23,6 +23,9 @@
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/tables.hpp"
+#include "cleanmix/contam/decontam.hpp"
+#include "cleanmix/contam/dedup.hpp"
+#include "cleanmix/driver/dedup.hpp"
 #include "cleanmix/driver/progress.hpp"
 #include "cleanmix/io/jsonl.hpp"
 #include "cleanmix/io/line_reader.hpp"
@@ -31,14 +34,15 @@
 #include "cleanmix/output/writer.hpp"
 #include "cleanmix/stats/vocab_stats.hpp"
 #include "cleanmix/tokenize/tokenizer.hpp"
+#include "cleanmix/tokenize/words.hpp"
 
 namespace cleanmix {
 namespace fs = std::filesystem;
 
 namespace {
 
-enum Phase { kIndex = 0, kCount, kReduce, kScore, kWrite, kNumPhases };
-const std::vector<std::string> kPhaseNames{"index", "count", "reduce", "score", "write"};
+enum Phase { kIndex = 0, kCount, kReduce, kScore, kDedup, kWrite, kNumPhases };
+const std::vector<std::string> kPhaseNames{"index", "count", "reduce", "score", "dedup", "write"};
 
 /// Documents read from input and waiting to be tokenized, with where they came from.
 struct TextBatch {
@@ -119,27 +123,47 @@ void readPieces(const RunConfig& cfg, const ShardTable& table, std::uint32_t beg
   if (batch.size() > 0) onBatch(batch);
 }
 
-/// Tokenize every document of a batch on the host threads (never Kokkos inside).
+/// Per-document host work of the score stage besides tokenizing (filled by tokenizeBatch).
+struct HostScoreWork {
+  const BenchmarkIndex* bench = nullptr;
+  std::vector<std::uint8_t> isBenchmark;  // in: benchmark documents skip decontam and dedup
+  std::vector<double> compression;
+  std::vector<std::uint32_t> contaminated;
+  std::vector<std::uint64_t> benchSources, exactKey;
+};
+
+/// Tokenize every document of a batch on the host threads (never Kokkos inside); with `work`,
+/// also the zstd ratio, decontamination words and matches, and the exact-duplicate key.
 void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<TokenizedDoc>& docs,
-                   bool full, std::vector<double>* compression) {
+                   bool full, HostScoreWork* work) {
   const std::size_t n = batch.size();
   if (docs.size() < n) docs.resize(n);
-  if (compression) compression->assign(n, 0.0);
+  if (work) {
+    work->compression.assign(n, 0.0);
+    work->contaminated.assign(n, 0);
+    work->benchSources.assign(n, 0);
+    work->exactKey.assign(n, 0);
+  }
 #pragma omp parallel
   {
-    ZSTD_CCtx* cctx = compression ? ZSTD_createCCtx() : nullptr;
+    ZSTD_CCtx* cctx = work ? ZSTD_createCCtx() : nullptr;
     std::string zbuf;
+    std::vector<std::uint64_t> scratch;
 #pragma omp for schedule(dynamic, 8)
     for (std::size_t i = 0; i < n; ++i) {
       tok.tokenize(batch.text(i), docs[i], full);
-      if (cctx) {
-        const std::string& t = docs[i].norm;
-        zbuf.resize(ZSTD_compressBound(t.size()));
-        const std::size_t z =
-            ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
-        (*compression)[i] =
-            ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
-      }
+      if (!work) continue;
+      const std::string& t = docs[i].norm;
+      zbuf.resize(ZSTD_compressBound(t.size()));
+      const std::size_t z =
+          ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
+      work->compression[i] =
+          ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
+      if (work->isBenchmark[i]) continue;
+      wordHashes(t, docs[i].words);
+      if (work->bench)
+        work->contaminated[i] = work->bench->match(docs[i].words, work->benchSources[i], scratch);
+      work->exactKey[i] = (XXH3_64bits(t.data(), t.size()) ^ 0xE7AC7E57ull) | 1;
     }
     if (cctx) ZSTD_freeCCtx(cctx);
   }
@@ -325,6 +349,12 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
                "[cleanmix] reference LM: order 3, tables of 2^{} + 2 x 2^{} counters, {:.1f} MB "
                "per rank\n",
                cfg.vocabBits, cfg.lmTableBits, static_cast<double>(lm.bytes()) / 1e6);
+  // Benchmark sources get one bit each (the config allows at most 64).
+  std::vector<int> benchBit(cfg.sources.size(), -1);
+  for (std::size_t s = 0, k = 0; s < cfg.sources.size(); ++s)
+    if (cfg.sources[s].role == Role::Benchmark) benchBit[s] = static_cast<int>(k++);
+  std::vector<BenchNgram> benchLocal;
+  std::vector<std::uint64_t> benchSkipped(cfg.sources.size(), 0);
   PieceTally tally(table.pieces.size());
   std::vector<ErrorRow> errors;
   std::vector<std::uint32_t> errorPiece;
@@ -335,8 +365,17 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       [&](const TextBatch& b) {
         tokenizeBatch(*tokenizer, b, tdocs, false, nullptr);
         for (std::size_t i = 0; i < b.size(); ++i) {
-          const auto& src = cfg.sources[table.shards[table.pieces[b.piece[i]].shard].source];
-          if (src.role == Role::Benchmark) continue;
+          const std::uint32_t si = table.shards[table.pieces[b.piece[i]].shard].source;
+          const auto& src = cfg.sources[si];
+          if (src.role == Role::Benchmark) {
+            std::vector<std::uint64_t> words;
+            wordHashes(tdocs[i].norm, words);
+            if (!benchmarkNgrams(words, static_cast<std::uint32_t>(cfg.decontamNgram),
+                                 static_cast<std::uint32_t>(cfg.decontamMinWords),
+                                 std::uint64_t{1} << benchBit[si], benchLocal))
+              ++benchSkipped[si];
+            continue;
+          }
           if (src.role == Role::Anchor) {
             lm.addDocument(tdocs[i].ids);
             ++anchorDocs;
@@ -365,6 +404,16 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     if (table.pieces[p].shard == table.pieces[p - 1].shard)
       lineBase[p] = lineBase[p - 1] + tally.lines[p - 1];
   for (std::size_t e = 0; e < errors.size(); ++e) errors[e].line += lineBase[errorPiece[e]];
+  // Every rank gets every benchmark n-gram (benchmarks are small next to the corpus).
+  const std::vector<BenchNgram> benchAll =
+      comm.alltoallv(std::vector<std::vector<BenchNgram>>(comm.size(), benchLocal));
+  benchLocal = {};
+  comm.allreduceSum(std::span<std::uint64_t>(benchSkipped));
+  std::vector<std::uint64_t> benchNgrams(cfg.sources.size(), 0);
+  for (const auto& g : benchAll)
+    for (std::size_t s = 0; s < cfg.sources.size(); ++s)
+      if (benchBit[s] >= 0 && (g.sources >> benchBit[s] & 1)) ++benchNgrams[s];
+  const BenchmarkIndex benchIndex(benchAll);
   std::vector<std::uint64_t> unigram(nb, 0);  // anchor + pool, all classes
   for (int c = 0; c < kNumProvenance; ++c)
     for (std::uint64_t b = 0; b < nb; ++b) unigram[b] += counts[c * nb + b];
@@ -374,24 +423,35 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   auto scorer = makeSignalScorer(cfg.backend);
   scorer->setUnigram(unigram);
   if (anchorDocs > 0) scorer->setLm(lm);
+  if (cfg.dedupEnabled)
+    scorer->setMinHash({cfg.dedupBands, cfg.dedupRows, cfg.dedupShingle, cfg.seed});
+  HostScoreWork work;
+  std::vector<std::uint64_t> benchDirtyLocal(64, 0);
+  work.bench = benchIndex.empty() ? nullptr : &benchIndex;
+  DedupInput dedupIn;
+  dedupIn.bands = cfg.dedupEnabled ? cfg.dedupBands : 0;
   std::int64_t looBitsMicro = 0;  // anchor LOO surprisal in micro-bits: an exact integer sum
   std::uint64_t looTokens = 0;
   RunOutput run;
   DocRows& docs = run.docs;
   BatchInput bin;
   BatchOutput bout;
-  std::vector<double> compression;
   progress.start("score", pEnd - pBegin, myBytes);
   readPieces(
       cfg, table, pBegin, pEnd, nullptr, progress,
       [&](const TextBatch& b) {
-        tokenizeBatch(*tokenizer, b, tdocs, true, &compression);
+        work.isBenchmark.resize(b.size());
+        for (std::size_t i = 0; i < b.size(); ++i)
+          work.isBenchmark[i] =
+              cfg.sources[table.shards[table.pieces[b.piece[i]].shard].source].role ==
+              Role::Benchmark;
+        tokenizeBatch(*tokenizer, b, tdocs, true, &work);
         bin.clear();
         for (std::size_t i = 0; i < b.size(); ++i) {
           const TokenizedDoc& d = tdocs[i];
           const Piece& piece = table.pieces[b.piece[i]];
           const auto& src = cfg.sources[table.shards[piece.shard].source];
-          bin.append(d.ids, d.lens, d.sentLens, d.lineHashes, src.role == Role::Anchor);
+          bin.append(d.ids, d.lens, d.sentLens, d.lineHashes, src.role == Role::Anchor, d.words);
           docs.source.push_back(static_cast<std::uint16_t>(table.shards[piece.shard].source));
           docs.shard.push_back(piece.shard);
           docs.line.push_back(lineBase[b.piece[i]] + b.localLine[i]);
@@ -400,7 +460,13 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
           docs.nTokens.push_back(d.ids.size());
           docs.nSentences.push_back(static_cast<std::uint32_t>(d.sentLens.size()));
           docs.utf8Replaced.push_back(b.replaced[i] + d.replaced);
-          docs.compressionRatio.push_back(compression[i]);
+          docs.compressionRatio.push_back(work.compression[i]);
+          docs.contaminated.push_back(work.contaminated[i]);
+          dedupIn.exactKeys.push_back(work.exactKey[i]);
+          dedupIn.provRank.push_back(provenanceRank(src.provenance));
+          dedupIn.participate.push_back(src.role == Role::Benchmark ? 0 : 1);
+          for (int k = 0; k < 64; ++k)
+            if (work.benchSources[i] >> k & 1) ++benchDirtyLocal[k];
         }
         scorer->score(bin, bout);
         auto app = [](std::vector<double>& dst, const std::vector<double>& src) {
@@ -417,6 +483,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
         app(docs.tailScore, bout.tailScore);
         app(docs.refPpl, bout.refPpl);
         app(docs.sentSurprisalSd, bout.sentSurprisalSd);
+        dedupIn.bandKeys.insert(dedupIn.bandKeys.end(), bout.bandKeys.begin(), bout.bandKeys.end());
         if (anchorDocs > 0)
           for (std::size_t i = 0; i < b.size(); ++i)
             if (bin.anchor[i]) {
@@ -436,15 +503,50 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
          comm.rank(), docs.size(), myDocs);
   lap(kScore);
 
+  // ---- dedup: LSH band keys shuffled by key, components across ranks ----
+  dedupIn.docOffset = comm.exscanSum(docs.size());
+  DedupResult dedup;
+  if (cfg.dedupEnabled) {
+    dedup = findDuplicates(comm, dedupIn);
+  } else {
+    dedup.dupOf.assign(docs.size(), -1);
+  }
+  docs.dupOf = dedup.dupOf;
+  docs.verdict.resize(docs.size());
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    const Role role = cfg.sources[docs.source[i]].role;
+    Verdict v = Verdict::Keep;
+    if (role == Role::Benchmark)
+      v = Verdict::Benchmark;
+    else if (role == Role::Anchor)
+      v = Verdict::Anchor;
+    else if (docs.contaminated[i] > 0)
+      v = Verdict::Contaminated;
+    else if (docs.dupOf[i] >= 0)
+      v = Verdict::Duplicate;
+    docs.verdict[i] = static_cast<std::uint8_t>(v);
+  }
+  if (comm.isRoot() && cfg.dedupEnabled)
+    fmt::print(stderr,
+               "[cleanmix] dedup: {} candidate pairs, {} clusters, {} duplicates, {} label rounds; "
+               "decontam: {} benchmark n-grams\n",
+               dedup.candidatePairs, dedup.clusters, dedup.duplicates, dedup.rounds,
+               benchIndex.size());
+  lap(kDedup);
+
   // ---- tables ----
   const std::size_t ns = cfg.sources.size();
-  std::vector<std::uint64_t> srcTokens(ns, 0), srcReplaced(ns, 0);
+  std::vector<std::uint64_t> srcTokens(ns, 0), srcReplaced(ns, 0),
+      srcVerdicts(ns * kNumVerdicts, 0);
   for (std::size_t i = 0; i < docs.size(); ++i) {
     srcTokens[docs.source[i]] += docs.nTokens[i];
     srcReplaced[docs.source[i]] += docs.utf8Replaced[i];
+    ++srcVerdicts[docs.source[i] * kNumVerdicts + docs.verdict[i]];
   }
   comm.allreduceSum(std::span<std::uint64_t>(srcTokens));
   comm.allreduceSum(std::span<std::uint64_t>(srcReplaced));
+  comm.allreduceSum(std::span<std::uint64_t>(srcVerdicts));
+  comm.allreduceSum(std::span<std::uint64_t>(benchDirtyLocal));
   run.sources.resize(ns);
   for (std::size_t s = 0; s < ns; ++s) {
     run.sources[s].name = cfg.sources[s].name;
@@ -452,6 +554,13 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     run.sources[s].role = static_cast<std::uint8_t>(cfg.sources[s].role);
     run.sources[s].nTokens = srcTokens[s];
     run.sources[s].utf8Replaced = srcReplaced[s];
+    run.sources[s].verdictCounts.assign(srcVerdicts.begin() + s * kNumVerdicts,
+                                        srcVerdicts.begin() + (s + 1) * kNumVerdicts);
+    if (benchBit[s] >= 0) {
+      run.sources[s].benchNgrams = benchNgrams[s];
+      run.sources[s].benchSkipped = benchSkipped[s];
+      run.sources[s].dirtyDocs = benchDirtyLocal[benchBit[s]];
+    }
   }
   run.shards.resize(table.shards.size());
   for (std::size_t i = 0; i < table.shards.size(); ++i) {
@@ -496,6 +605,14 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       looTokens
           ? std::exp2(static_cast<double>(looBitsMicro) / 1e6 / static_cast<double>(looTokens))
           : 0.0;
+  run.dedup = {cfg.dedupEnabled, cfg.dedupBands,       cfg.dedupRows,
+               cfg.dedupShingle, dedup.candidatePairs, dedup.clusters,
+               dedup.duplicates, dedup.rounds,         comm.allreduceMax(dedup.alltoallvBytes)};
+  run.decontam.ngram = cfg.decontamNgram;
+  run.decontam.minWords = cfg.decontamMinWords;
+  run.decontam.indexNgrams = benchIndex.size();
+  for (const auto& src : run.sources)
+    run.decontam.contaminatedDocs += src.verdictCounts[static_cast<int>(Verdict::Contaminated)];
   run.phaseNames = kPhaseNames;
   run.peakRssBytes = peakRssBytes();
 

@@ -18,13 +18,18 @@ void BatchInput::clear() {
   lineOff.assign(1, 0);
   lineHashes.clear();
   anchor.clear();
+  wordOff.assign(1, 0);
+  words.clear();
 }
 
 void BatchInput::append(std::span<const std::uint64_t> docIds,
                         std::span<const std::uint32_t> docLens,
                         std::span<const std::uint32_t> docSentLens,
-                        std::span<const std::uint64_t> docLineHashes, bool isAnchor) {
+                        std::span<const std::uint64_t> docLineHashes, bool isAnchor,
+                        std::span<const std::uint64_t> docWords) {
   anchor.push_back(isAnchor ? 1 : 0);
+  words.insert(words.end(), docWords.begin(), docWords.end());
+  wordOff.push_back(words.size());
   ids.insert(ids.end(), docIds.begin(), docIds.end());
   lens.insert(lens.end(), docLens.begin(), docLens.end());
   tokOff.push_back(ids.size());

@@ -168,4 +168,50 @@ void writeAttr(hid_t loc, const std::string& name, double value) {
   check(H5Awrite(a, H5T_NATIVE_DOUBLE, &value), "writeAttr");
 }
 
+std::vector<hsize_t> shapeOf(hid_t dset) {
+  Id space(checkId(H5Dget_space(dset), "h5::read"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return dims;
+}
+
+std::uint64_t elements(const std::vector<hsize_t>& dims) {
+  std::uint64_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
+}
+
+template <class T>
+std::vector<T> readColumn(hid_t file, const std::string& path) {
+  Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
+  std::vector<T> v(elements(shapeOf(d)));
+  if (!v.empty())
+    check(H5Dread(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path.c_str());
+  return v;
+}
+
+std::vector<std::string> readStrings(hid_t file, const std::string& path) {
+  Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
+  Id t(checkId(H5Dget_type(d), path.c_str()), H5Tclose);
+  const std::size_t w = H5Tget_size(t);
+  const std::uint64_t n = elements(shapeOf(d));
+  std::vector<char> buf(n * w);
+  if (n) check(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), path.c_str());
+  std::vector<std::string> out;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string s(buf.data() + i * w, w);
+    s.resize(std::strlen(s.c_str()));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+template std::vector<double> readColumn<double>(hid_t, const std::string&);
+template std::vector<std::uint8_t> readColumn<std::uint8_t>(hid_t, const std::string&);
+template std::vector<std::uint16_t> readColumn<std::uint16_t>(hid_t, const std::string&);
+template std::vector<std::uint32_t> readColumn<std::uint32_t>(hid_t, const std::string&);
+template std::vector<std::uint64_t> readColumn<std::uint64_t>(hid_t, const std::string&);
+template std::vector<std::int64_t> readColumn<std::int64_t>(hid_t, const std::string&);
+
 }  // namespace cleanmix::h5

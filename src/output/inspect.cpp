@@ -14,46 +14,11 @@ namespace {
 
 using h5::check;
 using h5::checkId;
+using h5::elements;
 using h5::Id;
-
-std::vector<hsize_t> shapeOf(hid_t dset) {
-  Id space(checkId(H5Dget_space(dset), "inspect"), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(space);
-  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
-  if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-  return dims;
-}
-
-std::uint64_t elements(const std::vector<hsize_t>& dims) {
-  std::uint64_t n = 1;
-  for (auto d : dims) n *= d;
-  return n;
-}
-
-template <class T>
-std::vector<T> readColumn(hid_t file, const std::string& path) {
-  Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
-  std::vector<T> v(elements(shapeOf(d)));
-  if (!v.empty())
-    check(H5Dread(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path.c_str());
-  return v;
-}
-
-std::vector<std::string> readStrings(hid_t file, const std::string& path) {
-  Id d(checkId(H5Dopen2(file, path.c_str(), H5P_DEFAULT), path.c_str()), H5Dclose);
-  Id t(checkId(H5Dget_type(d), path.c_str()), H5Tclose);
-  const std::size_t w = H5Tget_size(t);
-  const std::uint64_t n = elements(shapeOf(d));
-  std::vector<char> buf(n * w);
-  if (n) check(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), path.c_str());
-  std::vector<std::string> out;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::string s(buf.data() + i * w, w);
-    s.resize(std::strlen(s.c_str()));
-    out.push_back(std::move(s));
-  }
-  return out;
-}
+using h5::readColumn;
+using h5::readStrings;
+using h5::shapeOf;
 
 std::string readAttrString(hid_t loc, const char* name) {
   if (H5Aexists(loc, name) <= 0) return {};

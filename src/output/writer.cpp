@@ -65,6 +65,13 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
   h5::writeColumn<std::uint32_t>(f, g, "n_types", sp(d.nTypes), off, total);
   h5::writeColumn<std::uint32_t>(f, g, "n_sentences", sp(d.nSentences), off, total);
   h5::writeColumn<std::uint32_t>(f, g, "utf8_replaced", sp(d.utf8Replaced), off, total);
+  h5::writeColumn<std::uint32_t>(f, g, "contaminated", sp(d.contaminated), off, total);
+  h5::writeColumn<std::int64_t>(f, g, "dup_of", sp(d.dupOf), off, total);
+  h5::writeColumn<std::uint8_t>(f, g, "verdict", sp(d.verdict), off, total);
+  {
+    h5::Id ds(h5::checkId(H5Dopen2(g, "verdict", H5P_DEFAULT), "writeDocs"), H5Dclose);
+    h5::writeAttr(ds, "labels", verdictLabels());
+  }
   const std::pair<const char*, const std::vector<double>*> reals[] = {
       {"entropy_bits", &d.entropyBits},
       {"ttr", &d.ttr},
@@ -101,6 +108,19 @@ void writeErrors(const Communicator& c, const h5::ParallelFile& f,
   h5::writeStrings(f, g, "reason", reasons, off, total, width);
 }
 
+void writeSourceVerdicts(const Communicator& c, const h5::ParallelFile& f, hid_t g,
+                         const std::vector<SourceRow>& s) {
+  std::vector<std::uint64_t> m;
+  for (const auto& r : s) m.insert(m.end(), r.verdictCounts.begin(), r.verdictCounts.end());
+  const std::uint64_t rows = s.size(), cols = static_cast<std::uint64_t>(kNumVerdicts);
+  h5::writeMatrix<std::uint64_t>(
+      f, g, "verdict_counts",
+      c.isRoot() ? std::span<const std::uint64_t>(m) : std::span<const std::uint64_t>{}, 0, rows,
+      cols);
+  h5::Id ds(h5::checkId(H5Dopen2(g, "verdict_counts", H5P_DEFAULT), "writeSources"), H5Dclose);
+  h5::writeAttr(ds, "columns", verdictLabels());
+}
+
 void writeSources(const Communicator& c, const h5::ParallelFile& f,
                   const std::vector<SourceRow>& s) {
   h5::Id g = f.createGroup(f.id(), "sources");
@@ -126,6 +146,13 @@ void writeSources(const Communicator& c, const h5::ParallelFile& f,
                   column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nBytes; }));
   writeReplicated(c, f, g, "n_quarantined",
                   column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.nQuarantined; }));
+  writeReplicated(c, f, g, "bench_ngrams",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.benchNgrams; }));
+  writeReplicated(c, f, g, "bench_items_skipped",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.benchSkipped; }));
+  writeReplicated(c, f, g, "n_dirty",
+                  column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.dirtyDocs; }));
+  writeSourceVerdicts(c, f, g, s);
   writeReplicated(c, f, g, "utf8_replaced",
                   column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.utf8Replaced; }));
 }
@@ -196,6 +223,26 @@ void writeLm(const h5::ParallelFile& f, const RunOutput& run) {
   h5::writeAttr(g, "anchor_loo_perplexity", run.lm.anchorLooPerplexity);
 }
 
+void writeContam(const h5::ParallelFile& f, const RunOutput& run) {
+  h5::Id g = f.createGroup(f.id(), "dedup");
+  h5::writeAttr(g, "enabled", std::uint64_t{run.dedup.enabled ? 1u : 0u});
+  h5::writeAttr(g, "method", std::string("MinHash LSH over word shingles + exact text hash"));
+  h5::writeAttr(g, "bands", static_cast<std::uint64_t>(run.dedup.bands));
+  h5::writeAttr(g, "rows", static_cast<std::uint64_t>(run.dedup.rows));
+  h5::writeAttr(g, "shingle_words", static_cast<std::uint64_t>(run.dedup.shingle));
+  h5::writeAttr(g, "candidate_pairs", run.dedup.candidatePairs);
+  h5::writeAttr(g, "clusters", run.dedup.clusters);
+  h5::writeAttr(g, "duplicates", run.dedup.duplicates);
+  h5::writeAttr(g, "label_rounds", run.dedup.rounds);
+  h5::Id d = f.createGroup(f.id(), "decontam");
+  h5::writeAttr(d, "rule",
+                std::string("GPT-3: n-grams of lower-cased, punctuation-stripped words"));
+  h5::writeAttr(d, "ngram", static_cast<std::uint64_t>(run.decontam.ngram));
+  h5::writeAttr(d, "min_words", static_cast<std::uint64_t>(run.decontam.minWords));
+  h5::writeAttr(d, "benchmark_ngrams", run.decontam.indexNgrams);
+  h5::writeAttr(d, "contaminated_docs", run.decontam.contaminatedDocs);
+}
+
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
@@ -215,6 +262,7 @@ void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutp
                "writeTiming"),
            H5Aclose);
   h5::check(H5Awrite(a, H5T_NATIVE_UINT64, rss.data()), "writeTiming");
+  h5::writeAttr(ds, "dedup_alltoallv_bytes_max", run.dedup.alltoallvBytesMax);
 }
 
 }  // namespace
@@ -249,6 +297,7 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   writeErrors(comm, f, run.errors);
   writeVocab(comm, f, run);
   writeLm(f, run);
+  writeContam(f, run);
   writeTiming(comm, f, run, timingNow());
   f.close();
 

@@ -249,6 +249,40 @@ void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool ful
   }
 }
 
+void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
+  const char* s = norm.data();
+  const std::size_t n = norm.size();
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty()) out.push_back(XXH3_64bits(word.data(), word.size()));
+    word.clear();
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      const auto cls = kAscii[c];
+      if (cls == kWord)
+        word.push_back(static_cast<char>(c));
+      else if (cls == kSpace)
+        flush();
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t l = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s + i),
+                                                static_cast<utf8proc_ssize_t>(n - i), &cp);
+    const std::size_t len = l > 0 ? static_cast<std::size_t>(l) : 1;
+    const CharClass cls = classify(cp);
+    if (cls == kWord)
+      word.append(s + i, len);
+    else if (cls == kSpace)
+      flush();
+    i += len;
+  }
+  flush();
+}
+
 std::unique_ptr<Tokenizer> makeTokenizer(const RunConfig& cfg) {
   if (cfg.tokenizerKind == "words") return std::make_unique<WordsTokenizer>();
   configFail("makeTokenizer", "tokenizer.kind = '{}' is not available", cfg.tokenizerKind);

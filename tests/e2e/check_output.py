@@ -16,7 +16,8 @@ import numpy as np
 
 REQUIRED = ["doc_id", "source", "shard", "line", "provenance", "n_bytes", "n_tokens", "n_types",
             "n_sentences", "entropy_bits", "ttr", "mattr", "burstiness", "compression_ratio",
-            "dup_line_frac", "top2gram_frac", "dup5gram_frac", "tail_score"]
+            "dup_line_frac", "top2gram_frac", "dup5gram_frac", "tail_score", "ref_ppl",
+            "sent_surprisal_sd", "contaminated", "dup_of", "verdict"]
 
 
 def read_bytes(path):
@@ -33,10 +34,63 @@ def count_lines(data):
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
+def check_planted(f, planted_path, paths):
+    """Every planted duplicate points at its original's cluster and every planted benchmark leak
+    is flagged; no other document is contaminated or a duplicate."""
+    import csv
+    import json
+    import os
+    fails = []
+    docs = f["docs"]
+    shard, line = docs["shard"][:], docs["line"][:]
+    row_of = {(int(s), int(l)): i for i, (s, l) in enumerate(zip(shard, line))}
+    by_id = {}  # JSON id -> row, read from the shards themselves
+    for si, p in enumerate(paths):
+        for li, raw in enumerate(read_bytes(p).split(b"\n"), start=1):
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and "id" in obj and (si, li) in row_of:
+                by_id[obj["id"]] = row_of[(si, li)]
+    base = os.path.dirname(os.path.abspath(planted_path))
+    dup_of, contam = docs["dup_of"][:], docs["contaminated"][:]
+    want_dup, want_contam = set(), set()
+    for rec in csv.DictReader(open(planted_path), delimiter="\t"):
+        if rec["kind"] == "bad_line":
+            continue
+        loc_path, loc_line = rec["location"].rsplit(":", 1)
+        full = os.path.normpath(os.path.join(base, loc_path))
+        si = [os.path.normpath(p) for p in paths].index(full)
+        row = row_of[(si, int(loc_line))]
+        if rec["kind"].startswith("contains_bench"):
+            want_contam.add(row)
+            if contam[row] == 0:
+                fails.append(f"planted leak {rec['doc']} not flagged")
+        else:
+            orig = by_id[rec["of"]]
+            want_dup.update({row, orig})
+            rep = dup_of[row] if dup_of[row] >= 0 else row
+            rep_o = dup_of[orig] if dup_of[orig] >= 0 else orig
+            if rep != rep_o or (dup_of[row] < 0 and dup_of[orig] < 0):
+                fails.append(f"planted {rec['kind']} {rec['doc']} (row {row}) not clustered with "
+                             f"{rec['of']} (row {orig}): dup_of {dup_of[row]} / {dup_of[orig]}")
+    extra_c = set(np.nonzero(contam)[0]) - want_contam
+    extra_d = {int(i) for i in np.nonzero(dup_of >= 0)[0]} - want_dup
+    if extra_c:
+        fails.append(f"unplanted contaminated rows: {sorted(extra_c)[:10]}")
+    if extra_d:
+        fails.append(f"unplanted duplicate rows: {sorted(extra_d)[:10]}")
+    print(f"planted: {len(want_contam)} leaks flagged, {len(want_dup)} documents in planted "
+          f"clusters; {len(extra_c)} other contaminated, {len(extra_d)} other duplicates")
+    return fails
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("h5")
     ap.add_argument("--manifest", help="data/sample/MANIFEST.tsv: expected bad lines per shard")
+    ap.add_argument("--planted", help="data/sample/PLANTED.tsv: planted duplicates and leaks")
     a = ap.parse_args()
     fails = []
     with h5py.File(a.h5, "r") as f:
@@ -109,6 +163,8 @@ def main():
                     bad += int(line.rstrip("\n").split("\t")[col])
             if bad != n_err:
                 fails.append(f"manifest lists {bad} bad lines, /errors has {n_err}")
+        if a.planted:
+            fails += check_planted(f, a.planted, paths)
         print(f"checked {a.h5}: {n} docs + {n_err} quarantined = {total_in} input lines in "
               f"{len(paths)} shards")
     for x in fails:

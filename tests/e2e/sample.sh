@@ -28,4 +28,5 @@ for name in np2 np4 split; do
 done
 echo "identical datasets at np 1, 2, 4 and with 4 KiB pieces ($(wc -l < "$work/np1.digest") datasets)"
 grep -q "pieces over 3 ranks" "$work/split.log"
-/usr/bin/python3 "$repo/tests/e2e/check_output.py" "$work/np2.h5" --manifest "$repo/data/sample/MANIFEST.tsv"
+/usr/bin/python3 "$repo/tests/e2e/check_output.py" "$work/np2.h5" --manifest "$repo/data/sample/MANIFEST.tsv" \
+  --planted "$repo/data/sample/PLANTED.tsv"

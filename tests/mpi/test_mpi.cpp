@@ -39,7 +39,13 @@ RunConfig makeCorpus(const Communicator& c, const fs::path& dir) {
     testdata::writeFile(dir / "corpus/anchor/a-001.jsonl.gz", testdata::gzBytes(small));
     testdata::writeFile(dir / "corpus/pool/p-000.jsonl.zst", testdata::zstBytes(small + big));
     testdata::writeFile(dir / "corpus/pool/p-001.jsonl", "");
-    testdata::writeFile(dir / "corpus/bench/b.jsonl", "{\"text\": \"Q: what? A: that.\"}\n");
+    const std::string passage =
+        "The committee met on a grey Tuesday to weigh the merits of the bridge proposal, and "
+        "after long debate resolved to fund it";
+    testdata::writeFile(dir / "corpus/pool/p-002.jsonl",
+                        "{\"text\": \"Overheard: " + passage + ". Nothing else.\"}\n");
+    testdata::writeFile(dir / "corpus/bench/b.jsonl",
+                        "{\"text\": \"Q: what? A: that.\"}\n{\"text\": \"" + passage + ".\"}\n");
   }
   c.barrier();
   const std::string toml = R"(
@@ -143,7 +149,7 @@ TEST(Mpi, IndexIsIdenticalOnEveryRank) {
   for (const auto& s : t.shards) h = h * 17 + s.bytes + s.path.size();
   const auto all = c.allgather(h);
   for (auto x : all) EXPECT_EQ(x, all[0]);
-  EXPECT_EQ(t.shards.size(), 5u);
+  EXPECT_EQ(t.shards.size(), 6u);
   EXPECT_GT(t.pieces.size(), t.shards.size());  // the big plain shard was split
 }
 
@@ -172,10 +178,33 @@ TEST(Mpi, PipelineOutputEqualsSingleRankRun) {
     EXPECT_NE(a.find("/docs/tail_score"), std::string::npos);
     std::ostringstream summary;
     inspectFile(dir / "all.h5", false, summary);
-    // lines: anchor 400 + 3 bad, 50; pool 50 + 400, 0; bench 1 -> 904 lines, 3 quarantined
-    EXPECT_NE(summary.str().find("input lines 904 = docs 901 + quarantined 3: reconciled"),
+    // lines: anchor 400 + 3 bad, 50; pool 50 + 400, 0, 1; bench 2 -> 906 lines, 3 quarantined
+    EXPECT_NE(summary.str().find("input lines 906 = docs 903 + quarantined 3: reconciled"),
               std::string::npos)
         << summary.str();
+    // The pool zst shard copies every anchor document (across shards and ranks): each copy is a
+    // duplicate whose representative is an anchor document (human_verified wins).
+    h5::Id fh(H5Fopen((dir / "all.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    const auto src = h5::readColumn<std::uint16_t>(fh, "/docs/source");
+    const auto shard = h5::readColumn<std::uint32_t>(fh, "/docs/shard");
+    const auto dup = h5::readColumn<std::int64_t>(fh, "/docs/dup_of");
+    const auto contam = h5::readColumn<std::uint32_t>(fh, "/docs/contaminated");
+    const auto paths = h5::readStrings(fh, "/shards/path");
+    int copies = 0, flagged = 0;
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      if (paths[shard[i]].ends_with("p-000.jsonl.zst")) {
+        ++copies;
+        ASSERT_GE(dup[i], 0) << "row " << i;
+        EXPECT_EQ(src[static_cast<std::size_t>(dup[i])], 0) << "row " << i;
+      }
+      if (contam[i] > 0) {
+        ++flagged;
+        EXPECT_TRUE(paths[shard[i]].ends_with("p-002.jsonl")) << "row " << i;
+      }
+      if (src[i] == 2) EXPECT_EQ(dup[i], -1);  // benchmark documents stay out of dedup
+    }
+    EXPECT_EQ(copies, 450);
+    EXPECT_EQ(flagged, 1);
   }
   world.barrier();
 }

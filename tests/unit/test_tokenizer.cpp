@@ -132,3 +132,18 @@ TEST(Tokenizer, SegmentNormalisationEqualsWholeString) {
     ASSERT_EQ(fast, normalizeTextReference(s)) << "input: " << s;
   }
 }
+
+TEST(Tokenizer, DecontaminationWordsStripPunctuation) {
+  auto words = [](std::string_view t) {
+    std::string norm;
+    normalizeText(t, norm);
+    std::vector<std::uint64_t> w;
+    wordHashes(norm, w);
+    return w;
+  };
+  EXPECT_EQ(words("Don't STOP, now!"), ids({"dont", "stop", "now"}));
+  EXPECT_EQ(words("Don't STOP, now!"), words("dont stop now"));
+  EXPECT_EQ(words("e.g. -- ... x"), ids({"eg", "x"}));  // runs that strip to nothing vanish
+  EXPECT_EQ(words("café\u00a0naïve"), ids({"café", "naïve"}));
+  EXPECT_TRUE(words(" ... ").empty());
+}

@@ -42,6 +42,11 @@ struct RunConfig {
   int lmTableBits = 21;                  ///< reference LM bigram/trigram table size (2^bits)
   double lmLambda[3] = {0.1, 0.3, 0.6};  ///< unigram, bigram, trigram interpolation weights
 
+  bool dedupEnabled = true;  ///< [dedup] MinHash LSH + exact duplicates
+  int dedupBands = 14, dedupRows = 8, dedupShingle = 5;
+  int decontamNgram = 13;    ///< [decontam] GPT-3 rule
+  int decontamMinWords = 8;  ///< shorter benchmark items are not used
+
   std::vector<SourceConfig> sources;
 };
 

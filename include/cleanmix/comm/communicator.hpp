@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -91,14 +92,46 @@ class Communicator {
   /// \brief Gather variable-length byte strings to root (root gets all, in rank order).
   std::vector<std::string> gatherBytes(const std::string& mine, int root = 0) const;
 
+  /// \brief Personalised all-to-all of trivially copyable records: `send[r]` goes to rank r;
+  /// returns what every rank sent here, in rank order. Counts the bytes this rank sends.
+  template <class T>
+  std::vector<T> alltoallv(const std::vector<std::vector<T>>& send,
+                           std::vector<std::size_t>* recvCounts = nullptr) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::vector<std::uint64_t> sendBytes(_size), recvBytes(_size);
+    for (int r = 0; r < _size; ++r) sendBytes[r] = send[r].size() * sizeof(T);
+    std::string packed;
+    std::size_t total = 0;
+    for (const auto& v : send) total += v.size() * sizeof(T);
+    packed.resize(total);
+    std::size_t at = 0;
+    for (const auto& v : send) {
+      if (!v.empty()) std::memcpy(packed.data() + at, v.data(), v.size() * sizeof(T));
+      at += v.size() * sizeof(T);
+    }
+    const std::string got = exchangeBytes(packed, sendBytes, &recvBytes);
+    if (recvCounts) {
+      recvCounts->resize(_size);
+      for (int r = 0; r < _size; ++r) (*recvCounts)[r] = recvBytes[r] / sizeof(T);
+    }
+    std::vector<T> out(got.size() / sizeof(T));
+    if (!got.empty()) std::memcpy(out.data(), got.data(), got.size());
+    return out;
+  }
+  /// \brief Bytes this rank has sent through alltoallv so far.
+  std::uint64_t alltoallvBytes() const { return _a2aBytes; }
+
   /// \brief True on every rank iff `ok` is true on every rank.
   bool allOk(bool ok) const;
 
  private:
+  std::string exchangeBytes(const std::string& packed, const std::vector<std::uint64_t>& sendBytes,
+                            std::vector<std::uint64_t>* recvBytes) const;
   void allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const;
 
   MPI_Comm _comm = MPI_COMM_NULL;
   int _rank = 0, _size = 1;
+  mutable std::uint64_t _a2aBytes = 0;
 };
 
 }  // namespace cleanmix

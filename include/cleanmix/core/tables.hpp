@@ -19,6 +19,10 @@ struct DocRows {
   // counts
   std::vector<std::uint64_t> nBytes, nTokens;
   std::vector<std::uint32_t> nTypes, nSentences, utf8Replaced;
+  // contamination control
+  std::vector<std::uint32_t> contaminated;  ///< distinct benchmark n-grams found
+  std::vector<std::int64_t> dupOf;          ///< cluster representative, or -1
+  std::vector<std::uint8_t> verdict;
   // signals
   std::vector<double> entropyBits, ttr, mattr, burstiness, compressionRatio, dupLineFrac,
       top2gramFrac, dup5gramFrac, tailScore, refPpl, sentSurprisalSd;
@@ -38,6 +42,10 @@ struct SourceRow {
   std::string name;
   std::uint8_t provenance = 0, role = 0;
   std::uint64_t nShards = 0, nDocs = 0, nTokens = 0, nBytes = 0, nQuarantined = 0, utf8Replaced = 0;
+  std::uint64_t benchNgrams = 0;             ///< benchmark sources: n-grams contributed
+  std::uint64_t benchSkipped = 0;            ///< benchmark sources: items shorter than min_words
+  std::uint64_t dirtyDocs = 0;               ///< benchmark sources: documents holding its n-grams
+  std::vector<std::uint64_t> verdictCounts;  ///< documents per Verdict code
 };
 
 /// \brief One row of /shards (global).
@@ -72,6 +80,17 @@ struct RunOutput {
     std::uint64_t tableBytes = 0, anchorDocs = 0, predictedTokens = 0;
     double anchorLooPerplexity = 0;  ///< token-weighted over anchor docs, leave-one-out
   } lm;
+
+  struct Dedup {
+    bool enabled = false;
+    int bands = 0, rows = 0, shingle = 0;
+    std::uint64_t candidatePairs = 0, clusters = 0, duplicates = 0, rounds = 0;
+    std::uint64_t alltoallvBytesMax = 0;
+  } dedup;
+  struct Decontam {
+    int ngram = 0, minWords = 0;
+    std::uint64_t indexNgrams = 0, contaminatedDocs = 0;
+  } decontam;
 
   std::vector<std::string> phaseNames;
   std::uint64_t peakRssBytes = 0;  ///< this rank's peak resident set size

@@ -23,9 +23,21 @@ inline constexpr int kNumProvenance = 5;
 enum class Role : std::uint8_t { Anchor = 0, Pool = 1, Benchmark = 2 };
 inline constexpr int kNumRoles = 3;
 
+enum class Verdict : std::uint8_t {
+  Keep = 0,
+  Duplicate = 1,
+  Contaminated = 2,
+  LowQuality = 3,
+  SyntheticCapped = 4,
+  Anchor = 5,
+  Benchmark = 6,
+};
+inline constexpr int kNumVerdicts = 7;
+
 /// \brief Labels in code order, as written to the `labels` attributes.
 const std::vector<std::string>& provenanceLabels();
 const std::vector<std::string>& roleLabels();
+const std::vector<std::string>& verdictLabels();
 
 std::optional<Provenance> parseProvenance(std::string_view s);
 std::optional<Role> parseRole(std::string_view s);

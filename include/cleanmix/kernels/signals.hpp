@@ -23,13 +23,16 @@ struct BatchInput {
   std::vector<std::uint64_t> lineOff{0};
   std::vector<std::uint64_t> lineHashes;  ///< non-blank trimmed lines
   std::vector<std::uint8_t> anchor;       ///< 1: scored leave-one-out under the reference LM
+  std::vector<std::uint64_t> wordOff{0};
+  std::vector<std::uint64_t> words;  ///< punctuation-stripped word hashes (MinHash shingles)
 
   std::size_t numDocs() const { return tokOff.size() - 1; }
   std::size_t numTokens() const { return ids.size(); }
   void clear();
   void append(std::span<const std::uint64_t> docIds, std::span<const std::uint32_t> docLens,
               std::span<const std::uint32_t> docSentLens,
-              std::span<const std::uint64_t> docLineHashes, bool isAnchor = false);
+              std::span<const std::uint64_t> docLineHashes, bool isAnchor = false,
+              std::span<const std::uint64_t> docWords = {});
 };
 
 /// \brief Kernel results, one entry per document of the batch.
@@ -37,8 +40,19 @@ struct BatchOutput {
   std::vector<std::uint32_t> nTypes;
   std::vector<double> entropyBits, ttr, mattr, burstiness, dupLineFrac, top2gramFrac, dup5gramFrac,
       tailScore, refPpl, sentSurprisalSd;
+  std::vector<std::uint64_t> bandKeys;  ///< [doc][band] LSH band keys (0: no shingles)
   void resize(std::size_t n);
 };
+
+/// \brief MinHash LSH parameters ([dedup]): `bands` × `rows` hash functions over word
+/// `shingle`-grams. P(two documents share a band) = 1 − (1 − J^rows)^bands for Jaccard J.
+struct MinHashParams {
+  int bands = 14;
+  int rows = 8;
+  int shingle = 5;
+  std::uint64_t seed = 42;
+};
+inline constexpr int kMaxMinHashes = 512;
 
 /// \brief Moving-average TTR window (tokens).
 inline constexpr std::uint32_t kMattrWindow = 50;
@@ -56,6 +70,8 @@ class SignalScorer {
   /// \brief Install the reference LM (see ngram_lm.hpp). Without it ref_ppl and
   /// sent_surprisal_sd are NaN.
   virtual void setLm(const LmCounts& counts) = 0;
+  /// \brief Enable MinHash band keys (BatchOutput::bandKeys).
+  virtual void setMinHash(const MinHashParams& p) = 0;
   /// \brief Compute every signal of every document of the batch.
   virtual void score(const BatchInput& in, BatchOutput& out) = 0;
 };

@@ -6,37 +6,15 @@
 /// and its floating-point sums run in a fixed order: results depend only on the document.
 #include <Kokkos_Core.hpp>
 
+#include "cleanmix/core/hash.hpp"
 #include "cleanmix/core/kokkos_compat.hpp"
 #include "cleanmix/kernels/ngram_lm.hpp"
 #include "cleanmix/kernels/signals.hpp"
 
 namespace cleanmix::kernels {
 
-KOKKOS_INLINE_FUNCTION std::uint64_t mix64(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
-KOKKOS_INLINE_FUNCTION std::uint64_t combine(std::uint64_t h, std::uint64_t v) {
-  return mix64(h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
-}
-
-KOKKOS_INLINE_FUNCTION std::uint64_t rotl(std::uint64_t x, int r) {
-  return r == 0 ? x : (x << r) | (x >> (64 - r));
-}
-
-/// \brief Key of the n-gram of `n` ids starting at p. Token ids are XXH3 outputs (uniform), so a
-/// position-dependent rotate-xor is enough to tell n-grams apart; it is order-sensitive because
-/// each position rotates by a different amount.
-KOKKOS_INLINE_FUNCTION std::uint64_t ngramKey(const std::uint64_t* p, int n) {
-  std::uint64_t h = 0x51ed270b27a7c3d5ull * static_cast<std::uint64_t>(n);
-  for (int i = 0; i < n; ++i) h ^= rotl(p[i], (13 * i) & 63);
-  return h;
-}
+using cleanmix::mix64;
+using cleanmix::ngramKey;
 
 /// Per-document hash table over a slice of the batch scratch.
 struct ScratchTable {
@@ -84,6 +62,10 @@ struct ScoreFunctor {
   V<const std::uint64_t> lmTable;  // [uni | bi | tri], empty without an LM
   std::uint64_t lmUniMask, lmNgramMask, lmTotal;
   double lambda1, lambda2, lambda3;
+  V<const std::uint64_t> wordOff, words, mhA, mhB;  // MinHash: a_k, b_k (empty: off)
+  int mhBands, mhRows, mhShingle;
+  std::uint64_t mhSeed;
+  V<std::uint64_t> bandKeys;
   V<std::uint64_t> tkey;
   V<std::uint32_t> tcnt, tpos, slot, nTypes;
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> out;
@@ -233,6 +215,35 @@ struct ScoreFunctor {
     out(d, kDupLine) = dupLine;
 
     scoreLm(d, n, id, tab);
+    minHash(d);
+  }
+
+  /// MinHash of the document's word shingles, h_k(x) = (a_k x + b_k) >> 32 (multiply-add-shift,
+  /// 2-universal), then one key per band of `rows` minima.
+  KOKKOS_INLINE_FUNCTION void minHash(const std::size_t d) const {
+    if (mhA.extent(0) == 0) return;
+    const int k = mhBands * mhRows;
+    const std::uint64_t w0 = wordOff(d), nw = wordOff(d + 1) - w0;
+    std::uint32_t sig[kMaxMinHashes];
+    for (int j = 0; j < k; ++j) sig[j] = 0xFFFFFFFFu;
+    const std::uint64_t* w = words.data() + w0;
+    const std::uint64_t sh = static_cast<std::uint64_t>(mhShingle);
+    for (std::uint64_t i = 0; i + sh <= nw; ++i) {
+      const std::uint64_t x = ngramKey(w + i, mhShingle);
+      for (int j = 0; j < k; ++j) {
+        const auto h = static_cast<std::uint32_t>((mhA(j) * x + mhB(j)) >> 32);
+        sig[j] = h < sig[j] ? h : sig[j];
+      }
+    }
+    for (int b = 0; b < mhBands; ++b) {
+      std::uint64_t key = 0;
+      if (nw >= sh) {
+        key = mix64(mhSeed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1)));
+        for (int r = 0; r < mhRows; ++r) key = combine(key, sig[b * mhRows + r]);
+        key |= 1;  // never 0, which means "no shingles"
+      }
+      bandKeys(d * static_cast<std::size_t>(mhBands) + static_cast<std::size_t>(b)) = key;
+    }
   }
 
   /// Reference-LM perplexity and the spread of per-sentence mean surprisal. Anchor documents
@@ -380,6 +391,22 @@ class SignalScorerImpl final : public SignalScorer {
     for (int k = 0; k < 3; ++k) _lambda[k] = c.params.lambda[k];
   }
 
+  void setMinHash(const MinHashParams& p) override {
+    const int k = p.bands * p.rows;
+    if (p.bands < 1 || p.rows < 1 || k > kMaxMinHashes || p.shingle < 1)
+      throw std::invalid_argument("cleanmix::setMinHash: need bands, rows >= 1, bands*rows <= 512");
+    _mh = p;
+    std::vector<std::uint64_t> a(static_cast<std::size_t>(k)), b(static_cast<std::size_t>(k));
+    for (int j = 0; j < k; ++j) {
+      a[j] = mix64(p.seed * 0x2545F4914F6CDD1Dull + 2 * static_cast<std::uint64_t>(j) + 1) | 1;
+      b[j] = mix64(p.seed * 0x2545F4914F6CDD1Dull + 2 * static_cast<std::uint64_t>(j) + 2);
+    }
+    upload(_mhA, a, "mhA");
+    upload(_mhB, b, "mhB");
+    _mhA = Kokkos::subview(_mhA, std::pair<std::size_t, std::size_t>(0, a.size()));
+    _mhB = Kokkos::subview(_mhB, std::pair<std::size_t, std::size_t>(0, b.size()));
+  }
+
   void score(const BatchInput& in, BatchOutput& out) override {
     if (_surprisal.extent(0) == 0)
       throw std::logic_error("cleanmix::score: setUnigram() must be called first");
@@ -398,6 +425,9 @@ class SignalScorerImpl final : public SignalScorer {
     upload(_lineHashes, in.lineHashes, "lineHashes");
     upload(_scrOff, scr, "scrOff");
     upload(_anchor, in.anchor, "anchor");
+    upload(_wordOff, in.wordOff, "wordOff");
+    upload(_words, in.words, "words");
+    grow(_bandKeys, nd * static_cast<std::size_t>(_mh.bands), "bandKeys");
     grow(_tkey, scr[nd], "tkey");
     grow(_tcnt, scr[nd], "tcnt");
     grow(_tpos, scr[nd], "tpos");
@@ -408,15 +438,19 @@ class SignalScorerImpl final : public SignalScorer {
                             nd + nd / 2 + 1, kNumFloatColumns);
 
     ScoreFunctor<ExecSpace> f{
-        _tokOff,    _ids,       _sentOff, _lineOff, _lineHashes, _scrOff,      _lens,    _sentLens,
-        _surprisal, _mask,      _anchor,  _lmTable, _lmUniMask,  _lmNgramMask, _lmTotal, _lambda[0],
-        _lambda[1], _lambda[2], _tkey,    _tcnt,    _tpos,       _slot,        _nTypes,  _out};
+        _tokOff,   _ids,       _sentOff,   _lineOff,    _lineHashes, _scrOff,    _lens,
+        _sentLens, _surprisal, _mask,      _anchor,     _lmTable,    _lmUniMask, _lmNgramMask,
+        _lmTotal,  _lambda[0], _lambda[1], _lambda[2],  _wordOff,    _words,     _mhA,
+        _mhB,      _mh.bands,  _mh.rows,   _mh.shingle, _mh.seed,    _bandKeys,  _tkey,
+        _tcnt,     _tpos,      _slot,      _nTypes,     _out};
     Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
                          f);
     kx::fence(_space, "cleanmix::score::fence");
 
     out.resize(nd);
     download(_nTypes, out.nTypes.data(), nd);
+    out.bandKeys.resize(_mhA.extent(0) > 0 ? nd * static_cast<std::size_t>(_mh.bands) : 0);
+    download(_bandKeys, out.bandKeys.data(), out.bandKeys.size());
     auto hostOut = Kokkos::create_mirror_view(_out);
     Kokkos::deep_copy(hostOut, _out);
     double* cols[kNumFloatColumns] = {out.entropyBits.data(),  out.ttr.data(),
@@ -458,6 +492,8 @@ class SignalScorerImpl final : public SignalScorer {
   V<std::uint64_t> _tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _tkey;
   V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot, _nTypes;
   V<std::uint8_t> _anchor;
+  V<std::uint64_t> _wordOff, _words, _mhA, _mhB, _bandKeys;
+  MinHashParams _mh;
   V<std::uint64_t> _lmTable;
   std::uint64_t _lmUniMask = 0, _lmNgramMask = 0, _lmTotal = 0;
   double _lambda[3] = {0, 0, 0};

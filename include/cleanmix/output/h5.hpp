@@ -113,4 +113,12 @@ void writeAttr(hid_t loc, const std::string& name, const std::vector<std::string
 void writeAttr(hid_t loc, const std::string& name, std::uint64_t value);
 void writeAttr(hid_t loc, const std::string& name, double value);
 
+/// \brief Reading back (inspect, tests): the dims of a dataset, its element count, a whole 1-D or
+/// N-D numeric dataset, and a fixed-length string dataset.
+std::vector<hsize_t> shapeOf(hid_t dset);
+std::uint64_t elements(const std::vector<hsize_t>& dims);
+template <class T>
+std::vector<T> readColumn(hid_t file, const std::string& path);
+std::vector<std::string> readStrings(hid_t file, const std::string& path);
+
 }  // namespace cleanmix::h5

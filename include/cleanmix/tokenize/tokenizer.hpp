@@ -20,6 +20,7 @@ struct TokenizedDoc {
   std::vector<std::uint32_t> sentLens;    ///< tokens per sentence, empty sentences dropped (full)
   std::vector<std::uint64_t> lineHashes;  ///< hashes of non-blank trimmed lines (full mode)
   std::uint32_t replaced = 0;             ///< invalid UTF-8 replaced during normalisation
+  std::vector<std::uint64_t> words;       ///< decontamination/shingle words (driver fills them)
 
   void clear() {
     norm.clear();
@@ -27,6 +28,7 @@ struct TokenizedDoc {
     lens.clear();
     sentLens.clear();
     lineHashes.clear();
+    words.clear();
     replaced = 0;
   }
 };

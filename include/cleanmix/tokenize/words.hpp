@@ -23,6 +23,12 @@ std::string normalizeTextReference(std::string_view in);
 /// \brief XXH3-64 of the bytes (the token id).
 std::uint64_t tokenId(std::string_view bytes);
 
+/// \brief Hashes of the "words" used by decontamination and near-dedup shingles: white-space
+/// separated runs of the normalised text with every character that is not a letter, mark or
+/// digit stripped (GPT-3's lower-cased, punctuation-stripped words; "don't" -> "dont"); runs
+/// that strip to nothing are dropped. Appends to `out`.
+void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out);
+
 class WordsTokenizer final : public Tokenizer {
  public:
   std::string_view name() const override { return "words"; }
