@@ -94,6 +94,15 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   inspect->add_flag("--digest", a.digest, "Print a checksum per dataset (all but /timing)");
 
+  std::string modelOut;
+  auto* calibrate =
+      app.add_subcommand("calibrate",
+                         "Fit the provenance classifier on the config's labelled sources, report "
+                         "held-out metrics and write the model file");
+  calibrate->add_option("config", a.config, "TOML config file")->required();
+  calibrate->add_option("--out", modelOut, "Model file to write (default: <config stem>.model)");
+  calibrate->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
+
   auto* bench =
       app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
   bench->add_option("config", a.config, "TOML config file")->required();
@@ -145,7 +154,18 @@ int main(int argc, char** argv) {
       if (comm.isRoot())
         fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
                    comm.size(), cleanmix::makeSignalScorer(cfg.backend)->backend());
-      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{a.resume});
+      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{a.resume, false, {}});
+    });
+  }
+
+  if (*calibrate) {
+    return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
+      auto cfg = loadCfg(comm);
+      cfg.classifierEnabled = true;
+      cfg.classifierModel.clear();  // calibrate always fits
+      const std::string out =
+          modelOut.empty() ? std::filesystem::path(a.config).stem().string() + ".model" : modelOut;
+      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{false, true, out});
     });
   }
 

@@ -45,6 +45,13 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"rows", Kind::Integer},
         {"shingle", Kind::Integer}}},
       {"decontam", {{"ngram", Kind::Integer}, {"min_words", Kind::Integer}}},
+      {"classifier",
+       {{"enabled", Kind::Bool},
+        {"model", Kind::String},
+        {"decision", Kind::String},
+        {"target_fpr", Kind::Float},
+        {"l2", Kind::Float},
+        {"nb_bits", Kind::Integer}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -253,6 +260,20 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.dedupShingle = static_cast<int>(getPositive(ctx, root, "dedup", "shingle", 5, 1, 64));
   c.decontamNgram = static_cast<int>(getPositive(ctx, root, "decontam", "ngram", 13, 1, 64));
   c.decontamMinWords = static_cast<int>(getPositive(ctx, root, "decontam", "min_words", 8, 1, 64));
+
+  c.classifierEnabled = get<bool>(root, "classifier", "enabled", true);
+  if (auto m = root["classifier"]["model"].value<std::string>(); m && !m->empty())
+    c.classifierModel = resolve(baseDir, *m).string();
+  c.classifierDecision = get<std::string>(root, "classifier", "decision", "linear");
+  if (c.classifierDecision != "linear" && c.classifierDecision != "vote")
+    configFail("loadConfig", "{}: classifier.decision must be 'linear' or 'vote'",
+               ctx.where(*root["classifier"]["decision"].node()));
+  c.classifierTargetFpr = get<double>(root, "classifier", "target_fpr", 0.01);
+  if (!(c.classifierTargetFpr >= 0 && c.classifierTargetFpr < 1))
+    configFail("loadConfig", "{}: classifier.target_fpr must be in [0, 1)",
+               ctx.where(*root["classifier"]["target_fpr"].node()));
+  c.classifierL2 = get<double>(root, "classifier", "l2", 0.01);
+  c.classifierNbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
 
   const auto* arr = root["sources"].as_array();
   if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);

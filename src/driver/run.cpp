@@ -15,13 +15,16 @@
 #include <fstream>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include <mpi.h>
 
+#include "cleanmix/classify/model.hpp"
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
+#include "cleanmix/core/kokkos_compat.hpp"
 #include "cleanmix/core/tables.hpp"
 #include "cleanmix/contam/decontam.hpp"
 #include "cleanmix/contam/dedup.hpp"
@@ -130,6 +133,9 @@ struct HostScoreWork {
   std::vector<double> compression;
   std::vector<std::uint32_t> contaminated;
   std::vector<std::uint64_t> benchSources, exactKey;
+  const NbCounts* nb = nullptr;
+  std::vector<std::int8_t> ownClass;  // in: NB leave-one-out class of training documents, or -1
+  std::vector<double> nbUni, nbBi;
 };
 
 /// Tokenize every document of a batch on the host threads (never Kokkos inside); with `work`,
@@ -143,6 +149,8 @@ void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<Tok
     work->contaminated.assign(n, 0);
     work->benchSources.assign(n, 0);
     work->exactKey.assign(n, 0);
+    work->nbUni.assign(n, 0.0);
+    work->nbBi.assign(n, 0.0);
   }
 #pragma omp parallel
   {
@@ -159,6 +167,8 @@ void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<Tok
           ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
       work->compression[i] =
           ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
+      if (work->nb)
+        nbFeatures(*work->nb, docs[i].ids, work->ownClass[i], work->nbUni[i], work->nbBi[i]);
       if (work->isBenchmark[i]) continue;
       wordHashes(t, docs[i].words);
       if (work->bench)
@@ -355,6 +365,18 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     if (cfg.sources[s].role == Role::Benchmark) benchBit[s] = static_cast<int>(k++);
   std::vector<BenchNgram> benchLocal;
   std::vector<std::uint64_t> benchSkipped(cfg.sources.size(), 0);
+  // Classifier text features: NB histograms of the labelled training split, or the model's.
+  auto labelOf = [&](const SourceConfig& src) -> int {
+    if (src.role == Role::Benchmark) return -1;
+    if (src.provenance == Provenance::HumanVerified) return 0;
+    if (src.provenance == Provenance::SyntheticKnown) return 1;
+    return -1;
+  };
+  std::optional<ClassifierModel> loaded;
+  if (!cfg.classifierModel.empty()) loaded = loadModel(cfg.classifierModel);
+  NbCounts nbc(loaded ? loaded->nbBits : cfg.classifierNbBits);
+  if (loaded) nbc.counts = loaded->nbCounts;
+  const bool fitNb = cfg.classifierEnabled && !loaded;
   PieceTally tally(table.pieces.size());
   std::vector<ErrorRow> errors;
   std::vector<std::uint32_t> errorPiece;
@@ -376,6 +398,11 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
               ++benchSkipped[si];
             continue;
           }
+          if (const int cls = labelOf(src); fitNb && cls >= 0) {
+            const std::string_view raw = b.text(i);
+            if (!inHoldout(src.name, XXH3_64bits(raw.data(), raw.size())))
+              nbc.add(tdocs[i].ids, cls);
+          }
           if (src.role == Role::Anchor) {
             lm.addDocument(tdocs[i].ids);
             ++anchorDocs;
@@ -394,6 +421,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   // ---- reduce: integer histograms and per-piece tallies ----
   comm.allreduceSum(std::span<std::uint64_t>(counts));
   comm.allreduceSum(std::span<std::uint64_t>(lm.table));
+  if (fitNb) comm.allreduceSum(std::span<std::uint64_t>(nbc.counts));
+  nbc.computeTotals();
   anchorDocs = comm.allreduceSum(anchorDocs);
   comm.allreduceSum(std::span<std::uint64_t>(tally.lines));
   comm.allreduceSum(std::span<std::uint64_t>(tally.docs));
@@ -427,6 +456,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     scorer->setMinHash({cfg.dedupBands, cfg.dedupRows, cfg.dedupShingle, cfg.seed});
   HostScoreWork work;
   std::vector<std::uint64_t> benchDirtyLocal(64, 0);
+  if (cfg.classifierEnabled) work.nb = &nbc;
+  std::vector<std::uint8_t> docLabel, docHoldout;  // per local doc: 0/1 labelled class or 255
   work.bench = benchIndex.empty() ? nullptr : &benchIndex;
   DedupInput dedupIn;
   dedupIn.bands = cfg.dedupEnabled ? cfg.dedupBands : 0;
@@ -441,10 +472,17 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       cfg, table, pBegin, pEnd, nullptr, progress,
       [&](const TextBatch& b) {
         work.isBenchmark.resize(b.size());
-        for (std::size_t i = 0; i < b.size(); ++i)
-          work.isBenchmark[i] =
-              cfg.sources[table.shards[table.pieces[b.piece[i]].shard].source].role ==
-              Role::Benchmark;
+        work.ownClass.assign(b.size(), -1);
+        for (std::size_t i = 0; i < b.size(); ++i) {
+          const auto& src = cfg.sources[table.shards[table.pieces[b.piece[i]].shard].source];
+          work.isBenchmark[i] = src.role == Role::Benchmark;
+          const int cls = labelOf(src);
+          const std::string_view raw = b.text(i);
+          const bool holdout = inHoldout(src.name, XXH3_64bits(raw.data(), raw.size()));
+          docLabel.push_back(cls < 0 ? 255 : static_cast<std::uint8_t>(cls));
+          docHoldout.push_back(holdout ? 1 : 0);
+          if (fitNb && cls >= 0 && !holdout) work.ownClass[i] = static_cast<std::int8_t>(cls);
+        }
         tokenizeBatch(*tokenizer, b, tdocs, true, &work);
         bin.clear();
         for (std::size_t i = 0; i < b.size(); ++i) {
@@ -462,6 +500,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
           docs.utf8Replaced.push_back(b.replaced[i] + d.replaced);
           docs.compressionRatio.push_back(work.compression[i]);
           docs.contaminated.push_back(work.contaminated[i]);
+          docs.nbUnigramLlr.push_back(work.nbUni[i]);
+          docs.nbBigramLlr.push_back(work.nbBi[i]);
           dedupIn.exactKeys.push_back(work.exactKey[i]);
           dedupIn.provRank.push_back(provenanceRank(src.provenance));
           dedupIn.participate.push_back(src.role == Role::Benchmark ? 0 : 1);
@@ -506,7 +546,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   // ---- dedup: LSH band keys shuffled by key, components across ranks ----
   dedupIn.docOffset = comm.exscanSum(docs.size());
   DedupResult dedup;
-  if (cfg.dedupEnabled) {
+  if (cfg.dedupEnabled && !opts.calibrateOnly) {
     dedup = findDuplicates(comm, dedupIn);
   } else {
     dedup.dupOf.assign(docs.size(), -1);
@@ -534,18 +574,184 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
                benchIndex.size());
   lap(kDedup);
 
+  // ---- classify: fit on rank 0 from the gathered labelled rows (or load), score every doc ----
+  RunOutput::Classifier& cl = run.classifier;
+  bool hasHuman = false, hasSynthetic = false;
+  for (const auto& src : cfg.sources) {
+    hasHuman |= labelOf(src) == 0;
+    hasSynthetic |= labelOf(src) == 1;
+  }
+  const bool canClassify =
+      cfg.classifierEnabled && anchorDocs > 0 && (loaded || (hasHuman && hasSynthetic));
+  docs.pSynthetic.assign(docs.size(), kx::quietNaN());
+  docs.inferred = docs.provenance;
+  if (canClassify) {
+    auto featuresOf = [&](std::size_t i, double* x) {
+      const double f[kNumFeatures] = {std::log2(docs.refPpl[i]),
+                                      docs.sentSurprisalSd[i],
+                                      docs.burstiness[i],
+                                      docs.ttr[i],
+                                      docs.mattr[i],
+                                      docs.entropyBits[i],
+                                      docs.compressionRatio[i],
+                                      docs.dupLineFrac[i],
+                                      docs.top2gramFrac[i],
+                                      docs.dup5gramFrac[i],
+                                      docs.tailScore[i],
+                                      docs.nbUnigramLlr[i],
+                                      docs.nbBigramLlr[i]};
+      std::copy(f, f + kNumFeatures, x);
+    };
+    std::vector<double> rows;  // labelled rows: features, label, holdout
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      if (docLabel[i] == 255) continue;
+      double x[kNumFeatures];
+      featuresOf(i, x);
+      rows.insert(rows.end(), x, x + kNumFeatures);
+      rows.push_back(docLabel[i]);
+      rows.push_back(docHoldout[i]);
+    }
+    std::string packed(reinterpret_cast<const char*>(rows.data()), rows.size() * sizeof(double));
+    const auto all = comm.gatherBytes(packed);
+    std::string modelBytes;
+    rootThenShare(comm, modelBytes, [&] {
+      constexpr std::size_t w = kNumFeatures + 2;
+      std::vector<double> tr, ho;
+      std::vector<std::uint8_t> ytr, yho;
+      for (const auto& part : all) {
+        const auto* d = reinterpret_cast<const double*>(part.data());
+        for (std::size_t r = 0; r + w <= part.size() / sizeof(double); r += w) {
+          auto& dst = d[r + kNumFeatures + 1] != 0 ? ho : tr;
+          dst.insert(dst.end(), d + r, d + r + kNumFeatures);
+          (d[r + kNumFeatures + 1] != 0 ? yho : ytr)
+              .push_back(static_cast<std::uint8_t>(d[r + kNumFeatures]));
+        }
+      }
+      ClassifierModel m;
+      if (loaded) {
+        m = *loaded;
+      } else {
+        m.nbBits = nbc.bits;
+        m.nbCounts = nbc.counts;
+        m.linear = fitLinear(tr, ytr, cfg.classifierL2, cfg.classifierTargetFpr);
+        m.vote = fitVote(tr, ytr);
+        m.trainDocs = ytr.size();
+      }
+      std::vector<double> pl, pv;
+      for (std::size_t r = 0; r < yho.size(); ++r) {
+        pl.push_back(m.linear.probability(&ho[r * kNumFeatures]));
+        pv.push_back(m.vote.votes(&ho[r * kNumFeatures]) / 3.0);
+      }
+      const Metrics ml = evaluate(pl, yho, m.linear.threshold), mv = evaluate(pv, yho, 2.0 / 3.0);
+      std::ostringstream os;
+      boost::archive::binary_oarchive ar(os);
+      std::vector<double> metrics{ml.precision,
+                                  ml.recall,
+                                  ml.f1,
+                                  ml.auroc,
+                                  ml.fpr,
+                                  mv.precision,
+                                  mv.recall,
+                                  mv.f1,
+                                  mv.auroc,
+                                  mv.fpr,
+                                  static_cast<double>(yho.size()),
+                                  static_cast<double>(ml.positives),
+                                  static_cast<double>(ml.negatives)};
+      ar << m << metrics;
+      return os.str();
+    });
+    ClassifierModel model;
+    std::vector<double> metrics;
+    {
+      std::istringstream is(modelBytes);
+      boost::archive::binary_iarchive ar(is);
+      ar >> model >> metrics;
+    }
+    cl.enabled = true;
+    cl.decision = cfg.classifierDecision;
+    cl.source = loaded ? cfg.classifierModel : "fitted in-run";
+    cl.threshold = model.linear.threshold;
+    cl.targetFpr = cfg.classifierTargetFpr;
+    for (int k = 0; k < 3; ++k) cl.voteThreshold[k] = model.vote.threshold[k];
+    cl.weights = model.linear.weight;
+    cl.trainDocs = model.trainDocs;
+    cl.holdoutDocs = static_cast<std::uint64_t>(metrics[10]);
+    std::copy(metrics.begin(), metrics.begin() + 5, cl.linear);
+    std::copy(metrics.begin() + 5, metrics.begin() + 10, cl.vote);
+    std::uint64_t suspected = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      double x[kNumFeatures];
+      featuresOf(i, x);
+      bool flag;
+      if (cfg.classifierDecision == "vote") {
+        const int v = model.vote.votes(x);
+        docs.pSynthetic[i] = v / 3.0;
+        flag = v >= 2;
+      } else {
+        docs.pSynthetic[i] = model.linear.probability(x);
+        flag = docs.pSynthetic[i] >= model.linear.threshold;
+      }
+      const auto p = static_cast<Provenance>(docs.provenance[i]);
+      if (flag && (p == Provenance::HumanUnverified || p == Provenance::Unknown) &&
+          cfg.sources[docs.source[i]].role != Role::Benchmark) {
+        docs.inferred[i] = static_cast<std::uint8_t>(Provenance::SyntheticSuspected);
+        ++suspected;
+      }
+    }
+    cl.suspected = comm.allreduceSum(suspected);
+    if (comm.isRoot()) {
+      fmt::print(stderr,
+                 "[cleanmix] classifier ({}): held-out {} docs; linear P {:.3f} R {:.3f} F1 {:.3f} "
+                 "AUROC {:.3f} FPR {:.3f}; vote P {:.3f} R {:.3f} F1 {:.3f} AUROC {:.3f}; {} "
+                 "documents inferred synthetic_suspected\n",
+                 cl.source, cl.holdoutDocs, cl.linear[0], cl.linear[1], cl.linear[2], cl.linear[3],
+                 cl.linear[4], cl.vote[0], cl.vote[1], cl.vote[2], cl.vote[3], cl.suspected);
+      if (opts.calibrateOnly) {
+        saveModel(model, opts.modelOut);
+        fmt::print(stdout,
+                   "held-out split: {} documents ({} synthetic_known, {} human_verified); "
+                   "trained on {}\n"
+                   "model   precision  recall     F1  AUROC    FPR  (threshold)\n"
+                   "linear  {:9.3f} {:7.3f} {:6.3f} {:6.3f} {:6.3f}  (p >= {:.4f}, target FPR {})\n"
+                   "vote    {:9.3f} {:7.3f} {:6.3f} {:6.3f} {:6.3f}  (2 of: log2 ppl < {:.3f}, "
+                   "burstiness < {:.3f}, ttr < {:.3f})\nwrote {}\n",
+                   cl.holdoutDocs, static_cast<std::uint64_t>(metrics[11]),
+                   static_cast<std::uint64_t>(metrics[12]), cl.trainDocs, cl.linear[0],
+                   cl.linear[1], cl.linear[2], cl.linear[3], cl.linear[4], cl.threshold,
+                   cl.targetFpr, cl.vote[0], cl.vote[1], cl.vote[2], cl.vote[3], cl.vote[4],
+                   cl.voteThreshold[0], cl.voteThreshold[1], cl.voteThreshold[2], opts.modelOut);
+      }
+    }
+  } else if (comm.isRoot() && cfg.classifierEnabled) {
+    fmt::print(stderr,
+               "[cleanmix] classifier: skipped ({}); p_synthetic is NaN and inferred = "
+               "declared\n",
+               anchorDocs == 0 ? "no anchor documents, so no reference LM"
+                               : "needs human_verified and synthetic_known sources, or a model");
+  }
+  if (opts.calibrateOnly) {
+    if (!canClassify)
+      throw CollectiveError(
+          "cleanmix::calibrate: need anchor (human_verified) and "
+          "synthetic_known sources to fit a classifier");
+    return 0;
+  }
+
   // ---- tables ----
   const std::size_t ns = cfg.sources.size();
   std::vector<std::uint64_t> srcTokens(ns, 0), srcReplaced(ns, 0),
-      srcVerdicts(ns * kNumVerdicts, 0);
+      srcVerdicts(ns * kNumVerdicts, 0), srcInferred(ns * kNumProvenance, 0);
   for (std::size_t i = 0; i < docs.size(); ++i) {
     srcTokens[docs.source[i]] += docs.nTokens[i];
     srcReplaced[docs.source[i]] += docs.utf8Replaced[i];
     ++srcVerdicts[docs.source[i] * kNumVerdicts + docs.verdict[i]];
+    ++srcInferred[docs.source[i] * kNumProvenance + docs.inferred[i]];
   }
   comm.allreduceSum(std::span<std::uint64_t>(srcTokens));
   comm.allreduceSum(std::span<std::uint64_t>(srcReplaced));
   comm.allreduceSum(std::span<std::uint64_t>(srcVerdicts));
+  comm.allreduceSum(std::span<std::uint64_t>(srcInferred));
   comm.allreduceSum(std::span<std::uint64_t>(benchDirtyLocal));
   run.sources.resize(ns);
   for (std::size_t s = 0; s < ns; ++s) {
@@ -556,6 +762,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     run.sources[s].utf8Replaced = srcReplaced[s];
     run.sources[s].verdictCounts.assign(srcVerdicts.begin() + s * kNumVerdicts,
                                         srcVerdicts.begin() + (s + 1) * kNumVerdicts);
+    run.sources[s].inferredCounts.assign(srcInferred.begin() + s * kNumProvenance,
+                                         srcInferred.begin() + (s + 1) * kNumProvenance);
     if (benchBit[s] >= 0) {
       run.sources[s].benchNgrams = benchNgrams[s];
       run.sources[s].benchSkipped = benchSkipped[s];

@@ -130,8 +130,8 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
 
   // Signal medians per provenance class.
   const auto dprov = readColumn<std::uint8_t>(f, "/docs/provenance");
-  const char* cols[] = {"entropy_bits",      "ttr",           "mattr",     "burstiness",
-                        "compression_ratio", "dup5gram_frac", "tail_score"};
+  const char* cols[] = {"entropy_bits",      "ttr",        "mattr",   "burstiness",
+                        "compression_ratio", "tail_score", "ref_ppl", "p_synthetic"};
   os << fmt::format("\n  median per class     {:>8}", "docs");
   for (const char* c : cols) os << fmt::format(" {:>10.10}", c);
   os << "\n";
@@ -147,9 +147,41 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
       std::vector<double> x;
       for (auto r : rows) x.push_back(v[r]);
       std::nth_element(x.begin(), x.begin() + x.size() / 2, x.end());
-      os << fmt::format(" {:>10.4f}", x[x.size() / 2]);
+      os << fmt::format(" {:>10.4g}", x[x.size() / 2]);
     }
     os << "\n";
+  }
+
+  // Verdicts and inferred provenance per source.
+  const auto verdicts = readColumn<std::uint64_t>(f, "/sources/verdict_counts");
+  const auto inferred = readColumn<std::uint64_t>(f, "/sources/inferred_counts");
+  os << fmt::format("\n  {:<16}", "verdicts");
+  for (const auto& v : verdictLabels()) os << fmt::format(" {:>8.8}", v);
+  os << fmt::format("  {:>10}\n", "inferred SS");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    os << fmt::format("  {:<16}", names[i]);
+    for (int v = 0; v < kNumVerdicts; ++v)
+      os << fmt::format(" {:>8}", verdicts[i * kNumVerdicts + v]);
+    os << fmt::format("  {:>10}\n", inferred[i * kNumProvenance + 3]);
+  }
+  {
+    Id cg(checkId(H5Gopen2(f, "/classifier", H5P_DEFAULT), "inspect"), H5Gclose);
+    if (readAttrU64(cg, "enabled")) {
+      auto attr = [&](const char* n) {
+        Id a(checkId(H5Aopen(cg, n, H5P_DEFAULT), n), H5Aclose);
+        double v = 0;
+        check(H5Aread(a, H5T_NATIVE_DOUBLE, &v), n);
+        return v;
+      };
+      os << fmt::format(
+          "\n  classifier ({}, decides: {}): held-out {} docs; linear P {:.3f} R {:.3f} F1 {:.3f} "
+          "AUROC {:.3f} FPR {:.3f}; vote P {:.3f} R {:.3f} F1 {:.3f} AUROC {:.3f}\n",
+          readAttrString(cg, "model"), readAttrString(cg, "decision"),
+          readAttrU64(cg, "holdout_docs"), attr("holdout_linear_precision"),
+          attr("holdout_linear_recall"), attr("holdout_linear_f1"), attr("holdout_linear_auroc"),
+          attr("holdout_linear_fpr"), attr("holdout_vote_precision"), attr("holdout_vote_recall"),
+          attr("holdout_vote_f1"), attr("holdout_vote_auroc"));
+    }
   }
 
   // Timing: slowest rank per phase.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <system_error>
 
+#include "cleanmix/classify/model.hpp"
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
@@ -68,6 +69,11 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
   h5::writeColumn<std::uint32_t>(f, g, "contaminated", sp(d.contaminated), off, total);
   h5::writeColumn<std::int64_t>(f, g, "dup_of", sp(d.dupOf), off, total);
   h5::writeColumn<std::uint8_t>(f, g, "verdict", sp(d.verdict), off, total);
+  h5::writeColumn<std::uint8_t>(f, g, "inferred", sp(d.inferred), off, total);
+  {
+    h5::Id ds(h5::checkId(H5Dopen2(g, "inferred", H5P_DEFAULT), "writeDocs"), H5Dclose);
+    h5::writeAttr(ds, "labels", provenanceLabels());
+  }
   {
     h5::Id ds(h5::checkId(H5Dopen2(g, "verdict", H5P_DEFAULT), "writeDocs"), H5Dclose);
     h5::writeAttr(ds, "labels", verdictLabels());
@@ -83,7 +89,10 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
       {"dup5gram_frac", &d.dup5gramFrac},
       {"tail_score", &d.tailScore},
       {"ref_ppl", &d.refPpl},
-      {"sent_surprisal_sd", &d.sentSurprisalSd}};
+      {"sent_surprisal_sd", &d.sentSurprisalSd},
+      {"nb_unigram_llr", &d.nbUnigramLlr},
+      {"nb_bigram_llr", &d.nbBigramLlr},
+      {"p_synthetic", &d.pSynthetic}};
   for (const auto& [name, v] : reals) h5::writeColumn<double>(f, g, name, sp(*v), off, total);
 }
 
@@ -108,17 +117,22 @@ void writeErrors(const Communicator& c, const h5::ParallelFile& f,
   h5::writeStrings(f, g, "reason", reasons, off, total, width);
 }
 
-void writeSourceVerdicts(const Communicator& c, const h5::ParallelFile& f, hid_t g,
+/// Per-source count matrices: documents per verdict and per inferred provenance.
+void writeSourceMatrices(const Communicator& c, const h5::ParallelFile& f, hid_t g,
                          const std::vector<SourceRow>& s) {
-  std::vector<std::uint64_t> m;
-  for (const auto& r : s) m.insert(m.end(), r.verdictCounts.begin(), r.verdictCounts.end());
-  const std::uint64_t rows = s.size(), cols = static_cast<std::uint64_t>(kNumVerdicts);
-  h5::writeMatrix<std::uint64_t>(
-      f, g, "verdict_counts",
-      c.isRoot() ? std::span<const std::uint64_t>(m) : std::span<const std::uint64_t>{}, 0, rows,
-      cols);
-  h5::Id ds(h5::checkId(H5Dopen2(g, "verdict_counts", H5P_DEFAULT), "writeSources"), H5Dclose);
-  h5::writeAttr(ds, "columns", verdictLabels());
+  auto matrix = [&](const char* name, std::vector<std::uint64_t> SourceRow::*member,
+                    std::uint64_t cols, const std::vector<std::string>& labels) {
+    std::vector<std::uint64_t> m;
+    for (const auto& r : s) m.insert(m.end(), (r.*member).begin(), (r.*member).end());
+    h5::writeMatrix<std::uint64_t>(
+        f, g, name,
+        c.isRoot() ? std::span<const std::uint64_t>(m) : std::span<const std::uint64_t>{}, 0,
+        s.size(), cols);
+    h5::Id ds(h5::checkId(H5Dopen2(g, name, H5P_DEFAULT), "writeSources"), H5Dclose);
+    h5::writeAttr(ds, "columns", labels);
+  };
+  matrix("verdict_counts", &SourceRow::verdictCounts, kNumVerdicts, verdictLabels());
+  matrix("inferred_counts", &SourceRow::inferredCounts, kNumProvenance, provenanceLabels());
 }
 
 void writeSources(const Communicator& c, const h5::ParallelFile& f,
@@ -152,7 +166,7 @@ void writeSources(const Communicator& c, const h5::ParallelFile& f,
                   column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.benchSkipped; }));
   writeReplicated(c, f, g, "n_dirty",
                   column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.dirtyDocs; }));
-  writeSourceVerdicts(c, f, g, s);
+  writeSourceMatrices(c, f, g, s);
   writeReplicated(c, f, g, "utf8_replaced",
                   column<SourceRow, std::uint64_t>(s, [](auto& r) { return r.utf8Replaced; }));
 }
@@ -243,6 +257,29 @@ void writeContam(const h5::ParallelFile& f, const RunOutput& run) {
   h5::writeAttr(d, "contaminated_docs", run.decontam.contaminatedDocs);
 }
 
+void writeClassifier(const h5::ParallelFile& f, const RunOutput& run) {
+  const auto& c = run.classifier;
+  h5::Id g = f.createGroup(f.id(), "classifier");
+  h5::writeAttr(g, "enabled", std::uint64_t{c.enabled ? 1u : 0u});
+  if (!c.enabled) return;
+  h5::writeAttr(g, "decision", c.decision);
+  h5::writeAttr(g, "model", c.source);
+  h5::writeAttr(g, "features", featureNames());
+  h5::writeAttr(g, "linear_threshold", c.threshold);
+  h5::writeAttr(g, "target_fpr", c.targetFpr);
+  h5::writeAttr(g, "vote_threshold_log2_ppl", c.voteThreshold[0]);
+  h5::writeAttr(g, "vote_threshold_burstiness", c.voteThreshold[1]);
+  h5::writeAttr(g, "vote_threshold_ttr", c.voteThreshold[2]);
+  h5::writeAttr(g, "train_docs", c.trainDocs);
+  h5::writeAttr(g, "holdout_docs", c.holdoutDocs);
+  h5::writeAttr(g, "inferred_synthetic_suspected", c.suspected);
+  const char* m[5] = {"precision", "recall", "f1", "auroc", "fpr"};
+  for (int k = 0; k < 5; ++k) {
+    h5::writeAttr(g, std::string("holdout_linear_") + m[k], c.linear[k]);
+    h5::writeAttr(g, std::string("holdout_vote_") + m[k], c.vote[k]);
+  }
+}
+
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
@@ -298,6 +335,7 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   writeVocab(comm, f, run);
   writeLm(f, run);
   writeContam(f, run);
+  writeClassifier(f, run);
   writeTiming(comm, f, run, timingNow());
   f.close();
 

@@ -17,7 +17,8 @@ import numpy as np
 REQUIRED = ["doc_id", "source", "shard", "line", "provenance", "n_bytes", "n_tokens", "n_types",
             "n_sentences", "entropy_bits", "ttr", "mattr", "burstiness", "compression_ratio",
             "dup_line_frac", "top2gram_frac", "dup5gram_frac", "tail_score", "ref_ppl",
-            "sent_surprisal_sd", "contaminated", "dup_of", "verdict"]
+            "sent_surprisal_sd", "contaminated", "dup_of", "verdict", "nb_unigram_llr",
+            "nb_bigram_llr", "p_synthetic", "inferred"]
 
 
 def read_bytes(path):
@@ -131,6 +132,14 @@ def main():
             v = docs[c][:]
             if not np.all(np.isfinite(v)) or v.min() < lo or v.max() > hi:
                 fails.append(f"/docs/{c} outside [{lo}, {hi}]: min {v.min()} max {v.max()}")
+        # inferred never overwrites a declared class other than HU/unknown -> SS
+        prov_d, inf = docs["provenance"][:], docs["inferred"][:]
+        changed = prov_d != inf
+        if np.any(changed & ~np.isin(prov_d, [1, 4])) or np.any(inf[changed] != 3):
+            fails.append("inferred overwrote a declared provenance")
+        ps = docs["p_synthetic"][:]
+        if np.any((ps < 0) | (ps > 1)):
+            fails.append("p_synthetic outside [0, 1]")
         if np.any(docs["n_types"][:] > ntok):
             fails.append("n_types > n_tokens somewhere")
         ent = docs["entropy_bits"][:]

@@ -28,5 +28,12 @@ for name in np2 np4 split; do
 done
 echo "identical datasets at np 1, 2, 4 and with 4 KiB pieces ($(wc -l < "$work/np1.digest") datasets)"
 grep -q "pieces over 3 ranks" "$work/split.log"
+# calibrate writes a model that run can load
+timeout 600 "$mpiexec" -n 2 "${flags[@]}" "$bin" calibrate "$cfg" --out "$work/sample.model" \
+  > "$work/calibrate.out" 2> "$work/calibrate.log" || { cat "$work/calibrate.log"; exit 1; }
+cat "$work/calibrate.out"
+grep -qE "^linear +[0-9.]+ +[0-9.]+" "$work/calibrate.out"
+run 2 withmodel --set "classifier.model=$work/sample.model"
+grep -q "classifier ($work/sample.model)" "$work/withmodel.log"
 /usr/bin/python3 "$repo/tests/e2e/check_output.py" "$work/np2.h5" --manifest "$repo/data/sample/MANIFEST.tsv" \
   --planted "$repo/data/sample/PLANTED.tsv"

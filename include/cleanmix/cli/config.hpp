@@ -47,6 +47,13 @@ struct RunConfig {
   int decontamNgram = 13;    ///< [decontam] GPT-3 rule
   int decontamMinWords = 8;  ///< shorter benchmark items are not used
 
+  bool classifierEnabled = true;              ///< [classifier]
+  std::string classifierModel;                ///< model file to load ("" = fit in-run)
+  std::string classifierDecision = "linear";  ///< which model sets p_synthetic / inferred
+  double classifierTargetFpr = 0.01;
+  double classifierL2 = 0.01;
+  int classifierNbBits = 14;
+
   std::vector<SourceConfig> sources;
 };
 

@@ -23,6 +23,9 @@ struct DocRows {
   std::vector<std::uint32_t> contaminated;  ///< distinct benchmark n-grams found
   std::vector<std::int64_t> dupOf;          ///< cluster representative, or -1
   std::vector<std::uint8_t> verdict;
+  // provenance classifier
+  std::vector<double> nbUnigramLlr, nbBigramLlr, pSynthetic;
+  std::vector<std::uint8_t> inferred;
   // signals
   std::vector<double> entropyBits, ttr, mattr, burstiness, compressionRatio, dupLineFrac,
       top2gramFrac, dup5gramFrac, tailScore, refPpl, sentSurprisalSd;
@@ -42,10 +45,11 @@ struct SourceRow {
   std::string name;
   std::uint8_t provenance = 0, role = 0;
   std::uint64_t nShards = 0, nDocs = 0, nTokens = 0, nBytes = 0, nQuarantined = 0, utf8Replaced = 0;
-  std::uint64_t benchNgrams = 0;             ///< benchmark sources: n-grams contributed
-  std::uint64_t benchSkipped = 0;            ///< benchmark sources: items shorter than min_words
-  std::uint64_t dirtyDocs = 0;               ///< benchmark sources: documents holding its n-grams
-  std::vector<std::uint64_t> verdictCounts;  ///< documents per Verdict code
+  std::uint64_t benchNgrams = 0;              ///< benchmark sources: n-grams contributed
+  std::uint64_t benchSkipped = 0;             ///< benchmark sources: items shorter than min_words
+  std::uint64_t dirtyDocs = 0;                ///< benchmark sources: documents holding its n-grams
+  std::vector<std::uint64_t> verdictCounts;   ///< documents per Verdict code
+  std::vector<std::uint64_t> inferredCounts;  ///< documents per inferred provenance code
 };
 
 /// \brief One row of /shards (global).
@@ -91,6 +95,18 @@ struct RunOutput {
     int ngram = 0, minWords = 0;
     std::uint64_t indexNgrams = 0, contaminatedDocs = 0;
   } decontam;
+
+  struct Classifier {
+    bool enabled = false;
+    std::string decision, source;  ///< which model decides; "fitted in-run" or the model path
+    double threshold = 0, targetFpr = 0;
+    double voteThreshold[3] = {0, 0, 0};
+    std::vector<double> weights;  ///< linear weights on standardised features
+    std::uint64_t trainDocs = 0, holdoutDocs = 0;
+    double linear[5] = {0, 0, 0, 0, 0};  ///< held-out precision, recall, F1, AUROC, FPR
+    double vote[5] = {0, 0, 0, 0, 0};
+    std::uint64_t suspected = 0;  ///< documents inferred synthetic_suspected
+  } classifier;
 
   std::vector<std::string> phaseNames;
   std::uint64_t peakRssBytes = 0;  ///< this rank's peak resident set size

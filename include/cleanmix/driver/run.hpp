@@ -14,6 +14,8 @@ class Communicator;
 
 struct RunOptions {
   bool resume = false;
+  bool calibrateOnly = false;  ///< `cleanmix calibrate`: fit, report and write the model; no HDF5
+  std::string modelOut;        ///< where calibrate writes the model
 };
 
 /// \brief Run the whole pipeline; collective. Returns the process exit code (0).

@@ -1,0 +1,104 @@
+#pragma once
+/// \file
+/// \brief The provenance classifier (DESIGN.md "Provenance classifier"). Pure functions, no MPI.
+///
+/// Features per document: the signals below plus two hashed text features, the mean
+/// Naive-Bayes log-ratio log P(bucket | synthetic) / P(bucket | human) of its unigram and bigram
+/// buckets (multinomial NB with add-one smoothing over hashed counts of the training split).
+/// Two models: **vote** (synthetic when at least 2 of low ref_ppl, low burstiness, low ttr;
+/// thresholds chosen on the training split for balanced accuracy) and **linear** (logistic
+/// regression on standardised features with L2, class-balanced; its threshold admits the target
+/// false-positive rate on human training documents).
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cleanmix {
+
+inline constexpr int kNumFeatures = 13;
+/// \brief Feature names in column order.
+const std::vector<std::string>& featureNames();
+
+/// \brief Integer NB histograms: [class (0 human, 1 synthetic)][order (0 uni, 1 bi)][bucket].
+struct NbCounts {
+  int bits = 14;
+  std::vector<std::uint64_t> counts;
+  explicit NbCounts(int b = 14);
+  std::size_t buckets() const { return std::size_t{1} << bits; }
+  std::uint64_t* row(int cls, int order) { return counts.data() + (2 * cls + order) * buckets(); }
+  const std::uint64_t* row(int cls, int order) const {
+    return counts.data() + (2 * cls + order) * buckets();
+  }
+  void add(std::span<const std::uint64_t> ids, int cls);
+  /// \brief Cache the row totals (call after the counts are final, e.g. after the reduce).
+  void computeTotals();
+  std::uint64_t total[2][2] = {{0, 0}, {0, 0}};  ///< [class][order]
+};
+
+/// \brief Per-document NB text features (mean log-ratio over unigram and bigram buckets). With
+/// `ownClass` >= 0 the document's own counts are left out (it is a training document).
+void nbFeatures(const NbCounts& c, std::span<const std::uint64_t> ids, int ownClass, double& uni,
+                double& bi);
+
+/// \brief Logistic regression on standardised features.
+struct LinearModel {
+  std::vector<double> mean, sd, weight;  ///< per feature (weights on standardised values)
+  double bias = 0, threshold = 0.5;      ///< decision: probability >= threshold
+  double probability(const double* x) const;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& mean& sd& weight& bias& threshold;
+  }
+};
+
+/// \brief The reference rule with calibrated thresholds (features: log2 ref_ppl, burstiness,
+/// ttr); "low" means below the threshold.
+struct VoteModel {
+  double threshold[3] = {0, 0, 0};
+  int votes(const double* x) const;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& threshold;
+  }
+};
+inline constexpr int kVoteFeatures[3] = {0, 2, 3};  ///< columns of log2 ref_ppl, burstiness, ttr
+
+struct Metrics {
+  double precision = 0, recall = 0, f1 = 0, auroc = 0, fpr = 0;
+  std::uint64_t positives = 0, negatives = 0;
+};
+
+/// \brief Everything `calibrate` writes and `run` loads (Boost text archive).
+struct ClassifierModel {
+  int nbBits = 14;
+  std::vector<std::uint64_t> nbCounts;  ///< the NbCounts of the training split
+  LinearModel linear;
+  VoteModel vote;
+  std::uint64_t trainDocs = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& nbBits& nbCounts& linear& vote& trainDocs;
+  }
+};
+
+/// \brief Fit on rows (row-major, kNumFeatures each) with labels (1 = synthetic).
+LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t> labels, double l2,
+                      double targetFpr);
+VoteModel fitVote(std::span<const double> rows, std::span<const std::uint8_t> labels);
+
+/// \brief Area under the ROC curve (Mann–Whitney; ties count one half).
+double auroc(std::span<const double> scores, std::span<const std::uint8_t> labels);
+/// \brief Precision, recall, F1 and false-positive rate of `score >= threshold`, plus AUROC.
+Metrics evaluate(std::span<const double> scores, std::span<const std::uint8_t> labels,
+                 double threshold);
+
+void saveModel(const ClassifierModel& m, const std::string& path);
+ClassifierModel loadModel(const std::string& path);
+
+/// \brief True for documents in the held-out split (about 1 in 5), by a hash of (source name,
+/// hash of the raw text): the same at any rank count and piece split, and exact duplicates
+/// always fall on the same side, so they cannot leak from training into evaluation.
+bool inHoldout(const std::string& source, std::uint64_t textHash);
+
+}  // namespace cleanmix

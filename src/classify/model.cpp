@@ -1,0 +1,252 @@
+#include "cleanmix/classify/model.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <boost/archive/text_iarchive.hpp>
+#include <boost/archive/text_oarchive.hpp>
+#include <boost/serialization/vector.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include "cleanmix/core/error.hpp"
+#include "cleanmix/core/hash.hpp"
+
+namespace cleanmix {
+
+const std::vector<std::string>& featureNames() {
+  static const std::vector<std::string> n{
+      "log2_ref_ppl", "sent_surprisal_sd", "burstiness",    "ttr",           "mattr",
+      "entropy_bits", "compression_ratio", "dup_line_frac", "top2gram_frac", "dup5gram_frac",
+      "tail_score",   "nb_unigram_llr",    "nb_bigram_llr"};
+  return n;
+}
+
+NbCounts::NbCounts(int b) : bits(b), counts(4 * (std::size_t{1} << b), 0) {}
+
+namespace {
+std::uint64_t biKey(std::uint64_t a, std::uint64_t b) {
+  return combine(mix64(a), b);
+}
+}  // namespace
+
+void NbCounts::add(std::span<const std::uint64_t> ids, int cls) {
+  const std::uint64_t m = buckets() - 1;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ++row(cls, 0)[ids[i] & m];
+    if (i + 1 < ids.size()) ++row(cls, 1)[biKey(ids[i], ids[i + 1]) & m];
+  }
+}
+
+void NbCounts::computeTotals() {
+  for (int k = 0; k < 2; ++k)
+    for (int o = 0; o < 2; ++o)
+      total[k][o] = std::accumulate(row(k, o), row(k, o) + buckets(), std::uint64_t{0});
+}
+
+void nbFeatures(const NbCounts& c, std::span<const std::uint64_t> ids, int ownClass, double& uni,
+                double& bi) {
+  const std::uint64_t m = c.buckets() - 1;
+  const double v = static_cast<double>(c.buckets());
+  for (int order = 0; order < 2; ++order) {
+    std::vector<std::uint64_t> keys;
+    for (std::size_t i = 0; i + order < ids.size(); ++i)
+      keys.push_back((order == 0 ? ids[i] : biKey(ids[i], ids[i + 1])) & m);
+    double total[2];
+    std::vector<std::uint64_t> sorted = keys;
+    std::sort(sorted.begin(), sorted.end());
+    auto own = [&](std::uint64_t key) -> std::uint64_t {
+      if (ownClass < 0) return 0;
+      const auto r = std::equal_range(sorted.begin(), sorted.end(), key);
+      return static_cast<std::uint64_t>(r.second - r.first);
+    };
+    for (int k = 0; k < 2; ++k)
+      total[k] = static_cast<double>(c.total[k][order] - (ownClass == k ? keys.size() : 0));
+    double sum = 0;
+    for (const std::uint64_t key : keys) {
+      double cnt[2];
+      for (int k = 0; k < 2; ++k)
+        cnt[k] = static_cast<double>(c.row(k, order)[key] - (ownClass == k ? own(key) : 0));
+      sum += std::log((cnt[1] + 1.0) / (total[1] + v)) - std::log((cnt[0] + 1.0) / (total[0] + v));
+    }
+    (order == 0 ? uni : bi) = keys.empty() ? 0.0 : sum / static_cast<double>(keys.size());
+  }
+}
+
+double LinearModel::probability(const double* x) const {
+  double z = bias;
+  for (std::size_t j = 0; j < weight.size(); ++j) z += weight[j] * (x[j] - mean[j]) / sd[j];
+  return 1.0 / (1.0 + std::exp(-z));
+}
+
+int VoteModel::votes(const double* x) const {
+  int v = 0;
+  for (int k = 0; k < 3; ++k) v += x[kVoteFeatures[k]] < threshold[k];
+  return v;
+}
+
+LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t> labels, double l2,
+                      double targetFpr) {
+  const std::size_t n = labels.size(), f = kNumFeatures;
+  LinearModel m;
+  m.mean.assign(f, 0);
+  m.sd.assign(f, 0);
+  m.weight.assign(f, 0);
+  if (n == 0) fail("fitLinear", "no labelled training documents");
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < f; ++j) m.mean[j] += rows[i * f + j];
+  for (auto& x : m.mean) x /= static_cast<double>(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < f; ++j) m.sd[j] += std::pow(rows[i * f + j] - m.mean[j], 2);
+  for (auto& x : m.sd) x = std::max(std::sqrt(x / static_cast<double>(n)), 1e-12);
+  std::vector<double> z(n * f);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < f; ++j) z[i * f + j] = (rows[i * f + j] - m.mean[j]) / m.sd[j];
+  // Class-balanced weights so the minority class counts as much as the majority.
+  double npos = 0;
+  for (auto y : labels) npos += y;
+  const double nneg = static_cast<double>(n) - npos;
+  if (npos == 0 || nneg == 0) fail("fitLinear", "need documents of both classes");
+  const double wpos = 0.5 / npos, wneg = 0.5 / nneg;
+  // Full-batch gradient descent with Nesterov momentum: deterministic (fixed order and steps).
+  std::vector<double> w(f, 0), vel(f, 0), g(f);
+  double b = 0, vb = 0;
+  const double lr = 0.5, mu = 0.9;
+  for (int it = 0; it < 3000; ++it) {
+    std::vector<double> wl(f);
+    for (std::size_t j = 0; j < f; ++j) wl[j] = w[j] + mu * vel[j];
+    const double bl = b + mu * vb;
+    std::fill(g.begin(), g.end(), 0.0);
+    double gb = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      double s = bl;
+      for (std::size_t j = 0; j < f; ++j) s += wl[j] * z[i * f + j];
+      const double p = 1.0 / (1.0 + std::exp(-s));
+      const double e = (p - labels[i]) * (labels[i] ? wpos : wneg);
+      for (std::size_t j = 0; j < f; ++j) g[j] += e * z[i * f + j];
+      gb += e;
+    }
+    for (std::size_t j = 0; j < f; ++j) {
+      vel[j] = mu * vel[j] - lr * (g[j] + l2 * wl[j]);
+      w[j] += vel[j];
+    }
+    vb = mu * vb - lr * gb;
+    b += vb;
+  }
+  m.weight = w;
+  m.bias = b;
+  // Threshold: the smallest value whose false-positive rate on human training docs <= target.
+  std::vector<double> human;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!labels[i]) human.push_back(m.probability(&rows[i * f]));
+  std::sort(human.begin(), human.end());
+  const std::size_t allowed = static_cast<std::size_t>(std::floor(targetFpr * human.size()));
+  const std::size_t k = human.size() - allowed;  // scores at index >= k may exceed
+  m.threshold = k == 0 ? human.front() : std::nextafter(human[k - 1], 2.0);
+  m.threshold = std::max(m.threshold, 1e-12);
+  return m;
+}
+
+VoteModel fitVote(std::span<const double> rows, std::span<const std::uint8_t> labels) {
+  VoteModel v;
+  const std::size_t n = labels.size(), f = kNumFeatures;
+  double npos = 0;
+  for (auto y : labels) npos += y;
+  const double nneg = static_cast<double>(n) - npos;
+  for (int k = 0; k < 3; ++k) {
+    std::vector<std::pair<double, std::uint8_t>> xs;
+    for (std::size_t i = 0; i < n; ++i) xs.emplace_back(rows[i * f + kVoteFeatures[k]], labels[i]);
+    std::sort(xs.begin(), xs.end());
+    // rule: x < t -> synthetic. Sweep t over midpoints; maximise balanced accuracy among the
+    // thresholds that flag at most half of the human documents.
+    double tp = 0, fp = 0, best = -1, bestT = xs.empty() ? 0 : xs.front().first - 1e-9;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      (xs[i].second ? tp : fp) += 1;
+      if (i + 1 < xs.size() && xs[i + 1].first == xs[i].first) continue;
+      const double bal = 0.5 * (tp / std::max(npos, 1.0) + (1 - fp / std::max(nneg, 1.0)));
+      // Not the degenerate "flag everything": the signal must leave most human text unflagged.
+      if (fp / std::max(nneg, 1.0) > 0.5) break;
+      if (bal > best) {
+        best = bal;
+        bestT = i + 1 < xs.size() ? 0.5 * (xs[i].first + xs[i + 1].first) : xs[i].first + 1e-9;
+      }
+    }
+    v.threshold[k] = bestT;
+  }
+  return v;
+}
+
+double auroc(std::span<const double> scores, std::span<const std::uint8_t> labels) {
+  std::vector<std::pair<double, std::uint8_t>> xs;
+  for (std::size_t i = 0; i < scores.size(); ++i) xs.emplace_back(scores[i], labels[i]);
+  std::sort(xs.begin(), xs.end());
+  double rankSum = 0, npos = 0;
+  for (std::size_t i = 0; i < xs.size();) {
+    std::size_t j = i;
+    while (j < xs.size() && xs[j].first == xs[i].first) ++j;
+    const double avgRank = 0.5 * static_cast<double>(i + 1 + j);  // ranks i+1..j
+    for (std::size_t k = i; k < j; ++k)
+      if (xs[k].second) rankSum += avgRank, npos += 1;
+    i = j;
+  }
+  const double nneg = static_cast<double>(xs.size()) - npos;
+  if (npos == 0 || nneg == 0) return 0.5;
+  return (rankSum - npos * (npos + 1) / 2) / (npos * nneg);
+}
+
+Metrics evaluate(std::span<const double> scores, std::span<const std::uint8_t> labels,
+                 double threshold) {
+  Metrics m;
+  double tp = 0, fp = 0, fn = 0, tn = 0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    const bool pred = scores[i] >= threshold;
+    if (labels[i])
+      (pred ? tp : fn) += 1;
+    else
+      (pred ? fp : tn) += 1;
+  }
+  m.positives = static_cast<std::uint64_t>(tp + fn);
+  m.negatives = static_cast<std::uint64_t>(fp + tn);
+  m.precision = tp + fp > 0 ? tp / (tp + fp) : 0;
+  m.recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+  m.f1 = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall) : 0;
+  m.fpr = fp + tn > 0 ? fp / (fp + tn) : 0;
+  m.auroc = auroc(scores, labels);
+  return m;
+}
+
+void saveModel(const ClassifierModel& m, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) fail("saveModel", "cannot write '{}'", tmp);
+    out.precision(17);
+    boost::archive::text_oarchive ar(out);
+    ar << m;
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+ClassifierModel loadModel(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) configFail("loadModel", "cannot open classifier model '{}'", path);
+  ClassifierModel m;
+  try {
+    boost::archive::text_iarchive ar(in);
+    ar >> m;
+  } catch (const std::exception& e) {
+    configFail("loadModel", "'{}' is not a cleanmix classifier model: {}", path, e.what());
+  }
+  if (m.linear.weight.size() != kNumFeatures ||
+      m.nbCounts.size() != 4 * (std::size_t{1} << m.nbBits))
+    configFail("loadModel", "'{}' was written for another feature set", path);
+  return m;
+}
+
+bool inHoldout(const std::string& source, std::uint64_t textHash) {
+  return mix64(XXH3_64bits(source.data(), source.size()) ^ textHash) % 5 == 0;
+}
+
+}  // namespace cleanmix
