@@ -74,3 +74,54 @@ PY
   done
 done
 cat "$report"
+
+# ---- stage costs (issue 3): marginal cost of the LM, the classifier and dedup --------------
+# Same corpus, np = last of --ranks; each variant switches one stage off. The difference in
+# count+score+dedup time (max over ranks) is that stage's cost.
+np="${ranklist[-1]}"
+data="$repo/perf/data/${sizelist[0]}MB"
+bytes=$(cat "$data"/*.jsonl | wc -c)
+{
+echo
+echo "## Stage costs (${sizelist[0]} MB, $np ranks, median of $repeat)"
+echo
+echo "| variant | count+score+dedup+classify s | stage cost s | stage MB/s per rank | dedup Alltoallv bytes (max rank) |"
+echo "|---|---|---|---|---|"
+} >> "$report"
+stage_time() {  # variant name, extra args... -> prints "seconds a2a_bytes"
+  local name="$1"; shift
+  local ts=()
+  local a2a=0
+  for i in $(seq "$repeat"); do
+    h5="$out/stage-$name.h5"
+    mpirun "${mpiflags[@]}" -np "$np" "$bin" run "$data/corpus.toml" --out "$h5" \
+      --set run.progress_seconds=1e9 "$@" 2> "$out/stage-$name.log"
+    read -r t a2a < <(/usr/bin/python3 - "$h5" <<'PY'
+import sys, h5py
+t = h5py.File(sys.argv[1], "r")["timing"]
+names = [n.decode() if isinstance(n, bytes) else n for n in t.attrs["phases"]]
+cols = [names.index(p) for p in ("count", "score", "dedup", "classify")]
+print(max(sum(t[r, c] for c in cols) for r in range(t.shape[0])), t.attrs["dedup_alltoallv_bytes_max"])
+PY
+)
+    ts+=("$t")
+  done
+  echo "$(printf '%s\n' "${ts[@]}" | median) $a2a"
+}
+read -r full a2a_full < <(stage_time full)
+read -r nodedup _ < <(stage_time nodedup --set dedup.enabled=false)
+read -r noclass _ < <(stage_time noclassifier --set classifier.enabled=false)
+read -r nolm _ < <(stage_time nolm --set classifier.enabled=false --set sources.anchor.role=pool)
+row() {  # name, time, baseline time, a2a
+  local cost; cost=$(echo "$2 - $3" | bc -l)
+  local rate="-"
+  if [ "$(echo "$cost > 0.001" | bc -l)" = 1 ]; then
+    rate=$(printf '%.0f' "$(echo "$bytes / $cost / 1000000 / $np" | bc -l)")
+  fi
+  printf '| %s | %.2f | %.2f | %s | %s |\n' "$1" "$2" "$cost" "$rate" "$4" >> "$report"
+}
+row "full pipeline" "$full" 0 "$a2a_full"
+row "MinHash + dedup (full minus dedup off)" "$full" "$nodedup" "$a2a_full"
+row "classifier features (full minus classifier off)" "$full" "$noclass" "-"
+row "reference LM (classifier off minus LM off)" "$noclass" "$nolm" "-"
+tail -8 "$report"

@@ -44,8 +44,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum Phase { kIndex = 0, kCount, kReduce, kScore, kDedup, kWrite, kNumPhases };
-const std::vector<std::string> kPhaseNames{"index", "count", "reduce", "score", "dedup", "write"};
+enum Phase { kIndex = 0, kCount, kReduce, kScore, kDedup, kClassify, kWrite, kNumPhases };
+const std::vector<std::string> kPhaseNames{"index", "count",    "reduce", "score",
+                                           "dedup", "classify", "write"};
 
 /// Documents read from input and waiting to be tokenized, with where they came from.
 struct TextBatch {
@@ -730,6 +731,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
                anchorDocs == 0 ? "no anchor documents, so no reference LM"
                                : "needs human_verified and synthetic_known sources, or a model");
   }
+  lap(kClassify);
   if (opts.calibrateOnly) {
     if (!canClassify)
       throw CollectiveError(
