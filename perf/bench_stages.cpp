@@ -11,6 +11,7 @@
 #include "cleanmix/core/kokkos_compat.hpp"
 #include "cleanmix/io/jsonl.hpp"
 #include "cleanmix/io/line_reader.hpp"
+#include "cleanmix/kernels/ngram_lm.hpp"
 #include "cleanmix/kernels/signals.hpp"
 #include "cleanmix/tokenize/words.hpp"
 
@@ -84,18 +85,38 @@ void BM_ZstdLevel3(benchmark::State& st) {
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
 }
 
+void BM_WordHashes(benchmark::State& st) {
+  WordsTokenizer tok;
+  std::vector<TokenizedDoc> docs(gTexts.size());
+  for (std::size_t i = 0; i < gTexts.size(); ++i) tok.tokenize(gTexts[i], docs[i], true);
+  std::vector<std::uint64_t> w;
+  for (auto _ : st)
+    for (const auto& d : docs) {
+      w.clear();
+      wordHashes(d.norm, w);
+    }
+  st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
+}
+
+/// Arg 0: signals only; 1: + reference LM (every doc scored against it); 2: + MinHash 14x8.
 void BM_SignalKernel(benchmark::State& st) {
   WordsTokenizer tok;
   BatchInput in;
   TokenizedDoc d;
   std::vector<std::uint64_t> unigram(1 << 20, 0);
+  LmCounts lm(LmParams{});
   for (const auto& t : gTexts) {
     tok.tokenize(t, d, true);
-    in.append(d.ids, d.lens, d.sentLens, d.lineHashes);
+    d.words.clear();
+    wordHashes(d.norm, d.words);
+    in.append(d.ids, d.lens, d.sentLens, d.lineHashes, false, d.words);
     for (auto id : d.ids) ++unigram[id & ((1 << 20) - 1)];
+    lm.addDocument(d.ids);
   }
   auto scorer = makeSignalScorer("default");
   scorer->setUnigram(unigram);
+  if (st.range(0) >= 1) scorer->setLm(lm);
+  if (st.range(0) >= 2) scorer->setMinHash({14, 8, 5, 42});
   BatchOutput out;
   for (auto _ : st) scorer->score(in, out);
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * gTextBytes));
@@ -109,7 +130,8 @@ BENCHMARK(BM_NormalizeOnly)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TokenizeCountMode)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TokenizeFullMode)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ZstdLevel3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_SignalKernel)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WordHashes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SignalKernel)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -24,7 +24,7 @@ report="$out/report.md"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 {
-echo "# cleanmix throughput ($(date -u +%F), $(nproc) cores, $(uname -m), median of $repeat runs)"
+echo "# cleanmix throughput ($(date -u +%F), $(nproc --all) cores, $(uname -m), median of $repeat runs)"
 echo
 echo "| corpus MB | ranks | wc -w MB/s | parse-only MB/s/rank | count+score MB/s/rank | pipeline / parse-only | wall s | peak RSS MB/rank |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -44,31 +44,49 @@ void NbCounts::computeTotals() {
   for (int k = 0; k < 2; ++k)
     for (int o = 0; o < 2; ++o)
       total[k][o] = std::accumulate(row(k, o), row(k, o) + buckets(), std::uint64_t{0});
+  const double v = static_cast<double>(buckets());
+  logRatio.resize(2 * buckets());
+  for (int o = 0; o < 2; ++o)
+    for (std::size_t b = 0; b < buckets(); ++b)
+      logRatio[o * buckets() + b] = std::log((static_cast<double>(row(1, o)[b]) + 1.0) /
+                                             (static_cast<double>(total[1][o]) + v)) -
+                                    std::log((static_cast<double>(row(0, o)[b]) + 1.0) /
+                                             (static_cast<double>(total[0][o]) + v));
 }
 
 void nbFeatures(const NbCounts& c, std::span<const std::uint64_t> ids, int ownClass, double& uni,
                 double& bi) {
   const std::uint64_t m = c.buckets() - 1;
+  if (ownClass < 0) {  // fast path: one table lookup per token
+    const double* r0 = c.logRatio.data();
+    const double* r1 = r0 + c.buckets();
+    double s0 = 0, s1 = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      s0 += r0[ids[i] & m];
+      if (i + 1 < ids.size()) s1 += r1[biKey(ids[i], ids[i + 1]) & m];
+    }
+    uni = ids.empty() ? 0.0 : s0 / static_cast<double>(ids.size());
+    bi = ids.size() < 2 ? 0.0 : s1 / static_cast<double>(ids.size() - 1);
+    return;
+  }
+  // A training document: leave its own counts out of its class (exact leave-one-out).
   const double v = static_cast<double>(c.buckets());
   for (int order = 0; order < 2; ++order) {
     std::vector<std::uint64_t> keys;
     for (std::size_t i = 0; i + order < ids.size(); ++i)
       keys.push_back((order == 0 ? ids[i] : biKey(ids[i], ids[i + 1])) & m);
-    double total[2];
     std::vector<std::uint64_t> sorted = keys;
     std::sort(sorted.begin(), sorted.end());
-    auto own = [&](std::uint64_t key) -> std::uint64_t {
-      if (ownClass < 0) return 0;
-      const auto r = std::equal_range(sorted.begin(), sorted.end(), key);
-      return static_cast<std::uint64_t>(r.second - r.first);
-    };
+    double total[2];
     for (int k = 0; k < 2; ++k)
       total[k] = static_cast<double>(c.total[k][order] - (ownClass == k ? keys.size() : 0));
     double sum = 0;
     for (const std::uint64_t key : keys) {
+      const auto r = std::equal_range(sorted.begin(), sorted.end(), key);
+      const auto own = static_cast<std::uint64_t>(r.second - r.first);
       double cnt[2];
       for (int k = 0; k < 2; ++k)
-        cnt[k] = static_cast<double>(c.row(k, order)[key] - (ownClass == k ? own(key) : 0));
+        cnt[k] = static_cast<double>(c.row(k, order)[key] - (ownClass == k ? own : 0));
       sum += std::log((cnt[1] + 1.0) / (total[1] + v)) - std::log((cnt[0] + 1.0) / (total[0] + v));
     }
     (order == 0 ? uni : bi) = keys.empty() ? 0.0 : sum / static_cast<double>(keys.size());

@@ -377,7 +377,14 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   if (!cfg.classifierModel.empty()) loaded = loadModel(cfg.classifierModel);
   NbCounts nbc(loaded ? loaded->nbBits : cfg.classifierNbBits);
   if (loaded) nbc.counts = loaded->nbCounts;
-  const bool fitNb = cfg.classifierEnabled && !loaded;
+  bool hasHuman = false, hasSynthetic = false;
+  for (const auto& src : cfg.sources) {
+    hasHuman |= labelOf(src) == 0;
+    hasSynthetic |= labelOf(src) == 1;
+  }
+  // The classifier runs with a model, or when both labelled classes exist to fit one.
+  const bool classifierActive = cfg.classifierEnabled && (loaded || (hasHuman && hasSynthetic));
+  const bool fitNb = classifierActive && !loaded;
   PieceTally tally(table.pieces.size());
   std::vector<ErrorRow> errors;
   std::vector<std::uint32_t> errorPiece;
@@ -457,7 +464,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     scorer->setMinHash({cfg.dedupBands, cfg.dedupRows, cfg.dedupShingle, cfg.seed});
   HostScoreWork work;
   std::vector<std::uint64_t> benchDirtyLocal(64, 0);
-  if (cfg.classifierEnabled) work.nb = &nbc;
+  if (classifierActive) work.nb = &nbc;
   std::vector<std::uint8_t> docLabel, docHoldout;  // per local doc: 0/1 labelled class or 255
   work.bench = benchIndex.empty() ? nullptr : &benchIndex;
   DedupInput dedupIn;
@@ -577,13 +584,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
 
   // ---- classify: fit on rank 0 from the gathered labelled rows (or load), score every doc ----
   RunOutput::Classifier& cl = run.classifier;
-  bool hasHuman = false, hasSynthetic = false;
-  for (const auto& src : cfg.sources) {
-    hasHuman |= labelOf(src) == 0;
-    hasSynthetic |= labelOf(src) == 1;
-  }
-  const bool canClassify =
-      cfg.classifierEnabled && anchorDocs > 0 && (loaded || (hasHuman && hasSynthetic));
+  const bool canClassify = classifierActive && anchorDocs > 0;
   docs.pSynthetic.assign(docs.size(), kx::quietNaN());
   docs.inferred = docs.provenance;
   if (canClassify) {

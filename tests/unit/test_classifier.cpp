@@ -118,3 +118,21 @@ TEST(Classifier, ModelFileRoundTrips) {
   EXPECT_EQ(back.nbCounts, m.nbCounts);
   std::filesystem::remove(path);
 }
+
+TEST(Classifier, NbFastPathEqualsTheGeneralFormula) {
+  NbCounts c(8);
+  c.add(std::vector<std::uint64_t>{1, 2, 3, 1, 2, 5, 9}, 1);
+  c.add(std::vector<std::uint64_t>{7, 8, 9, 7, 8, 2}, 0);
+  c.computeTotals();
+  const std::vector<std::uint64_t> doc{2, 9, 7, 1, 1, 300};
+  double u = 0, b = 0;
+  nbFeatures(c, doc, -1, u, b);
+  // The general formula without leave-one-out, term by term.
+  double want = 0;
+  for (auto id : doc) {
+    const std::uint64_t k = id & 255;
+    want += std::log((c.row(1, 0)[k] + 1.0) / (c.total[1][0] + 256.0)) -
+            std::log((c.row(0, 0)[k] + 1.0) / (c.total[0][0] + 256.0));
+  }
+  EXPECT_NEAR(u, want / doc.size(), 1e-12);
+}

@@ -31,9 +31,11 @@ struct NbCounts {
     return counts.data() + (2 * cls + order) * buckets();
   }
   void add(std::span<const std::uint64_t> ids, int cls);
-  /// \brief Cache the row totals (call after the counts are final, e.g. after the reduce).
+  /// \brief Cache the row totals and the per-bucket log-ratio tables (call once the counts are
+  /// final, e.g. after the reduce).
   void computeTotals();
   std::uint64_t total[2][2] = {{0, 0}, {0, 0}};  ///< [class][order]
+  std::vector<double> logRatio;                  ///< [order][bucket], for documents not trained on
 };
 
 /// \brief Per-document NB text features (mean log-ratio over unigram and bigram buckets). With
