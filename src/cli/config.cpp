@@ -45,6 +45,20 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"rows", Kind::Integer},
         {"shingle", Kind::Integer}}},
       {"decontam", {{"ngram", Kind::Integer}, {"min_words", Kind::Integer}}},
+      {"plan",
+       {{"enabled", Kind::Bool},
+        {"token_budget", Kind::Integer},
+        {"allocation", Kind::String},
+        {"temperature_alpha", Kind::Float},
+        {"max_epochs", Kind::Float},
+        {"synthetic_cap", Kind::Float},
+        {"max_repeats", Kind::Integer},
+        {"tail_boost", Kind::Float},
+        {"max_dup_line_frac", Kind::Float},
+        {"max_top2gram_frac", Kind::Float},
+        {"max_dup5gram_frac", Kind::Float},
+        {"min_tokens", Kind::Integer},
+        {"max_tokens", Kind::Integer}}},
       {"classifier",
        {{"enabled", Kind::Bool},
         {"model", Kind::String},
@@ -274,6 +288,32 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
                ctx.where(*root["classifier"]["target_fpr"].node()));
   c.classifierL2 = get<double>(root, "classifier", "l2", 0.01);
   c.classifierNbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
+
+  c.planEnabled = get<bool>(root, "plan", "enabled", true);
+  c.planBudget =
+      static_cast<double>(getPositive(ctx, root, "plan", "token_budget", 0, 0, 1ull << 62));
+  c.planAllocation = get<std::string>(root, "plan", "allocation", "unimax");
+  if (c.planAllocation != "unimax" && c.planAllocation != "proportional" &&
+      c.planAllocation != "temperature")
+    configFail("loadConfig", "{}: plan.allocation must be proportional, temperature or unimax",
+               ctx.where(*root["plan"]["allocation"].node()));
+  auto unit = [&](const char* key, double dflt, double lo, double hi) {
+    const double v = get<double>(root, "plan", key, dflt);
+    if (!(v >= lo && v <= hi))
+      configFail("loadConfig", "{}: plan.{} = {} is out of range [{}, {}]",
+                 ctx.where(*root["plan"][key].node()), key, v, lo, hi);
+    return v;
+  };
+  c.planAlpha = unit("temperature_alpha", 0.3, 1e-6, 10);
+  c.planMaxEpochs = unit("max_epochs", 4, 1e-6, 1e6);
+  c.planSyntheticCap = unit("synthetic_cap", 0.10, 0, 1);
+  c.planTailBoost = unit("tail_boost", 1.0, 0, 100);
+  c.gateMaxDupLineFrac = unit("max_dup_line_frac", 0.30, 0, 1);
+  c.gateMaxTop2gramFrac = unit("max_top2gram_frac", 0.20, 0, 1);
+  c.gateMaxDup5gramFrac = unit("max_dup5gram_frac", 0.15, 0, 1);
+  c.planMaxRepeats = static_cast<int>(getPositive(ctx, root, "plan", "max_repeats", 4, 1, 1000));
+  c.gateMinTokens = getPositive(ctx, root, "plan", "min_tokens", 50, 0, 1ull << 40);
+  c.gateMaxTokens = getPositive(ctx, root, "plan", "max_tokens", 100000, 1, 1ull << 40);
 
   const auto* arr = root["sources"].as_array();
   if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);

@@ -112,6 +112,17 @@ std::string Communicator::exchangeBytes(const std::string& packed,
   return out;
 }
 
+void Communicator::send(std::span<const double> data, int dest) const {
+  mpiCheck(MPI_Send(data.data(), static_cast<int>(data.size()), MPI_DOUBLE, dest, 17, _comm),
+           "send");
+}
+
+void Communicator::recv(std::span<double> data, int src) const {
+  mpiCheck(MPI_Recv(data.data(), static_cast<int>(data.size()), MPI_DOUBLE, src, 17, _comm,
+                    MPI_STATUS_IGNORE),
+           "recv");
+}
+
 bool Communicator::allOk(bool ok) const {
   int v = ok ? 1 : 0;
   mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, _comm), "allOk");

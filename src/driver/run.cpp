@@ -29,6 +29,7 @@
 #include "cleanmix/contam/decontam.hpp"
 #include "cleanmix/contam/dedup.hpp"
 #include "cleanmix/driver/dedup.hpp"
+#include "cleanmix/driver/plan_stage.hpp"
 #include "cleanmix/driver/progress.hpp"
 #include "cleanmix/io/jsonl.hpp"
 #include "cleanmix/io/line_reader.hpp"
@@ -44,9 +45,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum Phase { kIndex = 0, kCount, kReduce, kScore, kDedup, kClassify, kWrite, kNumPhases };
+enum Phase { kIndex = 0, kCount, kReduce, kScore, kDedup, kClassify, kPlan, kWrite, kNumPhases };
 const std::vector<std::string> kPhaseNames{"index", "count",    "reduce", "score",
-                                           "dedup", "classify", "write"};
+                                           "dedup", "classify", "plan",   "write"};
 
 /// Documents read from input and waiting to be tokenized, with where they came from.
 struct TextBatch {
@@ -740,6 +741,45 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
           "synthetic_known sources to fit a classifier");
     return 0;
   }
+
+  // ---- plan: eligibility, allocation, weights, repeats; then the mix's tail coverage ----
+  if (cfg.planEnabled) {
+    planStage(comm, cfg, docs, dedupIn.docOffset, run.plan);
+    // Third pass: the unigram histogram of the planned mix (repeats x token buckets).
+    std::vector<std::uint64_t> mixCounts(nb, 0);
+    std::size_t row = 0;
+    progress.start("plan", pEnd - pBegin, myBytes);
+    readPieces(
+        cfg, table, pBegin, pEnd, nullptr, progress,
+        [&](const TextBatch& b) {
+          std::vector<std::uint8_t> want(b.size());
+          bool any = false;
+          for (std::size_t i = 0; i < b.size(); ++i) any |= (want[i] = docs.repeats[row + i] > 0);
+          if (any) tokenizeBatch(*tokenizer, b, tdocs, false, nullptr);
+          for (std::size_t i = 0; i < b.size(); ++i, ++row)
+            if (want[i])
+              for (const std::uint64_t id : tdocs[i].ids) mixCounts[id & mask] += docs.repeats[row];
+        },
+        [](std::uint32_t, std::uint64_t, const std::string&) {});
+    progress.finish();
+    comm.allreduceSum(std::span<std::uint64_t>(mixCounts));
+    run.plan.mix = computeVocabStats(mixCounts);
+    // Reference: the anchor unigram of the LM (its outcome counts, minus the boundary tokens).
+    std::vector<std::uint64_t> ref(lm.uni(), lm.uni() + lm.uniSize());
+    ref[lm::uniIndex(kBoundaryId, lm.uniSize() - 1)] -= anchorDocs;
+    run.plan.reference = computeVocabStats(ref);
+    if (comm.isRoot())
+      fmt::print(stderr,
+                 "[cleanmix] plan ({}): budget {:.0f}, planned {:.0f}, realised {}, shortfall "
+                 "{:.0f}, synthetic share {:.4f} (cap {}); mix types {} vs reference {}\n",
+                 cfg.planAllocation, run.plan.budget, run.plan.planned, run.plan.realised,
+                 run.plan.shortfall,
+                 run.plan.realised ? static_cast<double>(run.plan.realisedSynthetic) /
+                                         static_cast<double>(run.plan.realised)
+                                   : 0.0,
+                 cfg.planSyntheticCap, run.plan.mix.types, run.plan.reference.types);
+  }
+  lap(kPlan);
 
   // ---- tables ----
   const std::size_t ns = cfg.sources.size();

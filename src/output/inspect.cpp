@@ -184,6 +184,26 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
     }
   }
 
+  if (H5Lexists(f, "/plan", H5P_DEFAULT) > 0) {
+    Id ps(checkId(H5Gopen2(f, "/plan/summary", H5P_DEFAULT), "inspect"), H5Gclose);
+    auto d = [&](const char* n) {
+      Id a(checkId(H5Aopen(ps, n, H5P_DEFAULT), n), H5Aclose);
+      double v = 0;
+      check(H5Aread(a, H5T_NATIVE_DOUBLE, &v), n);
+      return v;
+    };
+    const auto types = readColumn<std::uint64_t>(f, "/plan/coverage/types");
+    const auto gt = readColumn<double>(f, "/plan/coverage/good_turing_unseen");
+    const auto chao = readColumn<double>(f, "/plan/coverage/chao1");
+    os << fmt::format(
+        "\n  plan ({}): budget {:.0f}, realised {} tokens, shortfall {:.0f}, synthetic share "
+        "{:.4f} (cap {})\n  tail coverage: mix types {} (Good-Turing unseen {:.4f}, Chao1 {:.0f}) "
+        "vs reference types {} ({:.4f}, {:.0f})\n",
+        readAttrString(ps, "allocation"), d("budget_tokens"), readAttrU64(ps, "realised_tokens"),
+        d("shortfall_tokens"), d("realised_synthetic_share"), d("synthetic_cap"), types[0], gt[0],
+        chao[0], types[1], gt[1], chao[1]);
+  }
+
   // Timing: slowest rank per phase.
   Id td(checkId(H5Dopen2(f, "/timing", H5P_DEFAULT), "inspect"), H5Dclose);
   const auto tdims = shapeOf(td);

@@ -44,7 +44,8 @@ std::vector<T> column(const std::vector<Row>& rows, Get get) {
   return out;
 }
 
-void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& d) {
+void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& d,
+               bool withRepeats) {
   const std::uint64_t n = d.size();
   const std::uint64_t off = c.exscanSum(n);
   const std::uint64_t total = c.allreduceSum(n);
@@ -70,6 +71,8 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
   h5::writeColumn<std::int64_t>(f, g, "dup_of", sp(d.dupOf), off, total);
   h5::writeColumn<std::uint8_t>(f, g, "verdict", sp(d.verdict), off, total);
   h5::writeColumn<std::uint8_t>(f, g, "inferred", sp(d.inferred), off, total);
+  if (withRepeats)  // the same on every rank (the plan ran or it did not)
+    h5::writeColumn<std::uint32_t>(f, g, "repeats", sp(d.repeats), off, total);
   {
     h5::Id ds(h5::checkId(H5Dopen2(g, "inferred", H5P_DEFAULT), "writeDocs"), H5Dclose);
     h5::writeAttr(ds, "labels", provenanceLabels());
@@ -280,6 +283,63 @@ void writeClassifier(const h5::ParallelFile& f, const RunOutput& run) {
   }
 }
 
+void writePlan(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run) {
+  const auto& p = run.plan;
+  if (!p.enabled) return;
+  h5::Id g = f.createGroup(f.id(), "plan");
+  {
+    h5::Id s = f.createGroup(g, "sources");
+    writeReplicated(c, f, s, "eligible_human", p.eligible[0]);
+    writeReplicated(c, f, s, "eligible_synthetic", p.eligible[1]);
+    writeReplicated(c, f, s, "planned_human", p.planned_[0]);
+    writeReplicated(c, f, s, "planned_synthetic", p.planned_[1]);
+    writeReplicated(c, f, s, "realised_human", p.realisedBy[0]);
+    writeReplicated(c, f, s, "realised_synthetic", p.realisedBy[1]);
+    writeReplicated(c, f, s, "epochs", p.epochs);
+    writeReplicated(c, f, s, "weight", p.weight);
+  }
+  {
+    h5::Id s = f.createGroup(g, "summary");
+    h5::writeAttr(s, "allocation", p.allocation);
+    h5::writeAttr(s, "budget_tokens", p.budget);
+    h5::writeAttr(s, "planned_tokens", p.planned);
+    h5::writeAttr(s, "realised_tokens", p.realised);
+    h5::writeAttr(s, "realised_synthetic_tokens", p.realisedSynthetic);
+    h5::writeAttr(s, "realised_synthetic_share",
+                  p.realised
+                      ? static_cast<double>(p.realisedSynthetic) / static_cast<double>(p.realised)
+                      : 0.0);
+    h5::writeAttr(s, "planned_synthetic_share", p.plannedSyntheticShare);
+    h5::writeAttr(s, "shortfall_tokens", p.shortfall);
+    h5::writeAttr(s, "synthetic_cap", p.syntheticCap);
+    h5::writeAttr(s, "synthetic_cap_binding", std::uint64_t{p.syntheticCapBinding ? 1u : 0u});
+    h5::writeAttr(s, "max_epochs", p.maxEpochs);
+    h5::writeAttr(s, "max_repeats", p.maxRepeats);
+    h5::writeAttr(s, "temperature_alpha", p.alpha);
+  }
+  {  // tail coverage: row 0 the planned mix, row 1 the reference (anchor) unigram
+    h5::Id s = f.createGroup(g, "coverage");
+    const std::vector<VocabStats> rows{p.mix, p.reference};
+    writeReplicatedStrings(c, f, s, "name", std::vector<std::string>{"mix", "reference"});
+    writeReplicated(c, f, s, "tokens",
+                    column<VocabStats, std::uint64_t>(rows, [](auto& r) { return r.tokens; }));
+    writeReplicated(c, f, s, "types",
+                    column<VocabStats, std::uint64_t>(rows, [](auto& r) { return r.types; }));
+    writeReplicated(c, f, s, "f1",
+                    column<VocabStats, std::uint64_t>(rows, [](auto& r) { return r.f1; }));
+    writeReplicated(c, f, s, "good_turing_unseen", column<VocabStats, double>(rows, [](auto& r) {
+                      return r.tokens ? static_cast<double>(r.f1) / static_cast<double>(r.tokens)
+                                      : 0.0;
+                    }));
+    writeReplicated(c, f, s, "chao1",
+                    column<VocabStats, double>(rows, [](auto& r) { return r.chao1; }));
+    writeReplicated(c, f, s, "entropy_bits",
+                    column<VocabStats, double>(rows, [](auto& r) { return r.entropyBits; }));
+    writeReplicated(c, f, s, "miller_madow_bits",
+                    column<VocabStats, double>(rows, [](auto& r) { return r.millerMadowBits; }));
+  }
+}
+
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
@@ -328,7 +388,7 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   h5::writeAttr(f.id(), "seed", run.seed);
   h5::writeAttr(f.id(), "kokkos_backend", run.backend);
 
-  writeDocs(comm, f, run.docs);
+  writeDocs(comm, f, run.docs, run.plan.enabled);
   writeSources(comm, f, run.sources);
   writeShards(comm, f, run.shards);
   writeErrors(comm, f, run.errors);
@@ -336,6 +396,7 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   writeLm(f, run);
   writeContam(f, run);
   writeClassifier(f, run);
+  writePlan(comm, f, run);
   writeTiming(comm, f, run, timingNow());
   f.close();
 

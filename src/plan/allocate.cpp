@@ -8,6 +8,7 @@ namespace cleanmix {
 namespace {
 
 /// Water-fill `budget` over units with weights and capacities; adds to `assigned`.
+/// Nothing happens for a budget <= 0.
 /// Returns what could not be placed.
 double waterFill(double budget, const std::vector<double>& weight, const std::vector<double>& cap,
                  std::vector<double>& assigned) {
@@ -79,27 +80,25 @@ PlanResult allocateBudget(const std::vector<PlanSourceIn>& in, const PlanParams&
     h[s] = e > 0 ? a[s] * in[s].eligibleHuman / e : 0;
     sy[s] = e > 0 ? a[s] * in[s].eligibleSynthetic / e : 0;
   }
-  // 3. Synthetic cap: S <= c (H + S)  <=>  S <= c / (1 - c) H. Scale S down, give the freed
-  //    tokens to human units with epoch headroom, repeat until nothing moves.
+  // 3. Synthetic cap, solved exactly: with T the tokens placed so far, humans must hold
+  //    (1 - c) T. Water-fill the missing human tokens over units with epoch headroom (source
+  //    weights), then scale the synthetic units to S = c / (1 - c) H for the H actually placed.
   if (p.syntheticCap < 1) {
-    for (int it = 0; it < 64; ++it) {
-      double H = 0, S = 0;
-      for (std::size_t s = 0; s < n; ++s) H += h[s], S += sy[s];
-      const double limit = p.syntheticCap / (1 - p.syntheticCap) * H;
-      if (S <= limit * (1 + 1e-12)) break;
+    double H = 0, S = 0;
+    for (std::size_t s = 0; s < n; ++s) H += h[s], S += sy[s];
+    const double c = p.syntheticCap;
+    if (S > c * (H + S) * (1 + 1e-12)) {
       r.syntheticCapBinding = true;
-      const double scale = S > 0 ? limit / S : 0;
-      double freed = 0;
-      for (std::size_t s = 0; s < n; ++s) {
-        freed += sy[s] * (1 - scale);
-        sy[s] *= scale;
-      }
       std::vector<double> hw(n), hcap(n);
       for (std::size_t s = 0; s < n; ++s) {
         hw[s] = in[s].eligibleHuman > 0 ? w[s] : 0;
         hcap[s] = p.maxEpochs * in[s].eligibleHuman;
       }
-      if (waterFill(freed, hw, hcap, h) >= freed) break;  // no human headroom left
+      waterFill((1 - c) * (H + S) - H, hw, hcap, h);
+      double H2 = 0;
+      for (std::size_t s = 0; s < n; ++s) H2 += h[s];
+      const double scale = S > 0 ? std::min(1.0, c / (1 - c) * H2 / S) : 0.0;
+      for (std::size_t s = 0; s < n; ++s) sy[s] *= scale;
     }
   }
   for (std::size_t s = 0; s < n; ++s) {

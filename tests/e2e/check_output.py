@@ -18,7 +18,7 @@ REQUIRED = ["doc_id", "source", "shard", "line", "provenance", "n_bytes", "n_tok
             "n_sentences", "entropy_bits", "ttr", "mattr", "burstiness", "compression_ratio",
             "dup_line_frac", "top2gram_frac", "dup5gram_frac", "tail_score", "ref_ppl",
             "sent_surprisal_sd", "contaminated", "dup_of", "verdict", "nb_unigram_llr",
-            "nb_bigram_llr", "p_synthetic", "inferred"]
+            "nb_bigram_llr", "p_synthetic", "inferred", "repeats"]
 
 
 def read_bytes(path):
@@ -33,6 +33,55 @@ def read_bytes(path):
 
 def count_lines(data):
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def check_plan(f):
+    """The mixing plan's contracts, checked from /docs and /plan."""
+    fails = []
+    d = f["docs"]
+    rep, src, ntok = d["repeats"][:], d["source"][:], d["n_tokens"][:].astype(np.int64)
+    verdict, tail, inferred = d["verdict"][:], d["tail_score"][:], d["inferred"][:]
+    labels = [x.decode() for x in d["verdict"].attrs["labels"]]
+    role = f["sources/role"][:]
+    roles = [x.decode() for x in f["sources/role"].attrs["labels"]]
+    s = f["plan/summary"].attrs
+    excluded = np.isin(verdict, [labels.index(v) for v in
+                                 ("anchor", "benchmark", "duplicate", "contaminated", "low_quality")])
+    if np.any(rep[excluded] > 0):
+        fails.append("an anchor, benchmark, duplicate, contaminated or low-quality doc is in the mix")
+    if np.any(role[src][rep > 0] != roles.index("pool")):
+        fails.append("a non-pool document is in the mix")
+    if rep.max() > s["max_repeats"]:
+        fails.append(f"repeats {rep.max()} > max_repeats {s['max_repeats']}")
+    synth = np.isin(inferred, [2, 3])
+    real = int((rep * ntok).sum())
+    real_syn = int((rep * ntok)[synth].sum())
+    if real != s["realised_tokens"] or real_syn != s["realised_synthetic_tokens"]:
+        fails.append("/plan/summary realised tokens do not match /docs repeats")
+    share = real_syn / real if real else 0
+    if share > s["synthetic_cap"] + 1e-12:
+        fails.append(f"synthetic share {share:.4f} exceeds the cap {s['synthetic_cap']}")
+    ps = f["plan/sources"]
+    for k in range(len(role)):
+        elig = (src == k) & ~synth & (verdict == labels.index("keep"))
+        if not elig.any():
+            continue
+        got = int((rep * ntok)[(src == k) & ~synth].sum())
+        if abs(got - ps["planned_human"][k]) > ntok[elig].max():
+            fails.append(f"source {k}: realised human {got} vs planned {ps['planned_human'][k]:.0f} "
+                         f"differs by more than one document")
+    # Rare-but-good documents are oversampled: eligible human pool docs in the top tail quartile
+    # get more repeats per token than the bottom quartile.
+    el = (verdict == labels.index("keep")) & ~synth & (role[src] == roles.index("pool"))
+    if el.sum() >= 8:
+        q1, q3 = np.quantile(tail[el], [0.25, 0.75])
+        lo, hi = rep[el & (tail <= q1)].mean(), rep[el & (tail >= q3)].mean()
+        if not hi > lo:
+            fails.append(f"top-tail docs are not oversampled: mean repeats {hi:.2f} vs {lo:.2f}")
+        print(f"plan: realised {real} of budget {s['budget_tokens']:.0f}, synthetic share "
+              f"{share:.4f} (cap {s['synthetic_cap']}), mean repeats top-tail {hi:.2f} vs "
+              f"bottom-tail {lo:.2f}")
+    return fails
 
 
 def check_planted(f, planted_path, paths):
@@ -172,6 +221,8 @@ def main():
                     bad += int(line.rstrip("\n").split("\t")[col])
             if bad != n_err:
                 fails.append(f"manifest lists {bad} bad lines, /errors has {n_err}")
+        if "plan" in f:
+            fails += check_plan(f)
         if a.planted:
             fails += check_planted(f, a.planted, paths)
         print(f"checked {a.h5}: {n} docs + {n_err} quarantined = {total_in} input lines in "

@@ -94,3 +94,13 @@ TEST(Plan, BadParametersThrow) {
   p.budget = -1;
   EXPECT_THROW(allocateBudget(ledger(), p), std::invalid_argument);
 }
+
+TEST(Plan, SyntheticCapIsUsedFullyWhenHumansCanAbsorbTheRest) {
+  const std::vector<PlanSourceIn> src{{0, 0}, {2e5, 4e4}, {0, 6.6e4}};
+  PlanParams p;
+  p.budget = 5e5;
+  p.syntheticCap = 0.1;
+  const auto r = allocateBudget(src, p);
+  EXPECT_NEAR(r.syntheticShare, 0.1, 1e-12);
+  EXPECT_NEAR(r.planned, 5e5, 1e-6);
+}

@@ -54,6 +54,15 @@ struct RunConfig {
   double classifierL2 = 0.01;
   int classifierNbBits = 14;
 
+  // [plan]: budget allocation, quality gates and within-source weights.
+  bool planEnabled = true;
+  double planBudget = 0;  ///< tokens; 0 = one epoch of the eligible pool
+  std::string planAllocation = "unimax";
+  double planAlpha = 0.3, planMaxEpochs = 4, planSyntheticCap = 0.10, planTailBoost = 1.0;
+  int planMaxRepeats = 4;
+  double gateMaxDupLineFrac = 0.30, gateMaxTop2gramFrac = 0.20, gateMaxDup5gramFrac = 0.15;
+  std::uint64_t gateMinTokens = 50, gateMaxTokens = 100000;
+
   std::vector<SourceConfig> sources;
 };
 

@@ -121,6 +121,10 @@ class Communicator {
   /// \brief Bytes this rank has sent through alltoallv so far.
   std::uint64_t alltoallvBytes() const { return _a2aBytes; }
 
+  /// \brief Point-to-point for the ordered scans that need a carry from rank r-1 to rank r.
+  void send(std::span<const double> data, int dest) const;
+  void recv(std::span<double> data, int src) const;
+
   /// \brief True on every rank iff `ok` is true on every rank.
   bool allOk(bool ok) const;
 

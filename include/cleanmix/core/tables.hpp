@@ -26,6 +26,8 @@ struct DocRows {
   // provenance classifier
   std::vector<double> nbUnigramLlr, nbBigramLlr, pSynthetic;
   std::vector<std::uint8_t> inferred;
+  // mixing plan
+  std::vector<std::uint32_t> repeats;
   // signals
   std::vector<double> entropyBits, ttr, mattr, burstiness, compressionRatio, dupLineFrac,
       top2gramFrac, dup5gramFrac, tailScore, refPpl, sentSurprisalSd;
@@ -107,6 +109,20 @@ struct RunOutput {
     double vote[5] = {0, 0, 0, 0, 0};
     std::uint64_t suspected = 0;  ///< documents inferred synthetic_suspected
   } classifier;
+
+  struct Plan {
+    bool enabled = false;
+    std::string allocation;
+    double budget = 0, planned = 0, shortfall = 0, plannedSyntheticShare = 0;
+    double maxEpochs = 0, syntheticCap = 0, alpha = 0;
+    std::uint64_t realised = 0, realisedSynthetic = 0, maxRepeats = 0;
+    bool syntheticCapBinding = false;
+    /// per source: eligible/planned/realised tokens by class (0 human, 1 synthetic), epochs, weight
+    std::vector<double> eligible[2], planned_[2], epochs, weight;
+    std::vector<std::uint64_t> realisedBy[2];
+    /// tail coverage of the mix and of the reference (anchor) unigram
+    VocabStats mix, reference;
+  } plan;
 
   std::vector<std::string> phaseNames;
   std::uint64_t peakRssBytes = 0;  ///< this rank's peak resident set size

@@ -7,10 +7,11 @@
 /// classifier inferred synthetic_suspected). The rule sets source shares:
 ///   proportional  w_s = E_s;   temperature  w_s = E_s^α;   unimax  w_s = 1
 /// and water-filling enforces the epoch cap (planned_s ≤ max_epochs · E_s), giving what a capped
-/// source cannot take to the others in proportion to their weights. Then the synthetic cap
-/// (SK + SS tokens ≤ synthetic_cap · planned) scales the synthetic units down and hands the
-/// freed tokens to human units with epoch headroom. What no source can take is the shortfall.
-/// Caps are never exceeded.
+/// source cannot take to the others in proportion to their weights. When the synthetic cap
+/// binds (SK + SS tokens > synthetic_cap · planned), human units take (1 − c) of the tokens
+/// (water-filled over units with epoch headroom) and the synthetic units are scaled to exactly
+/// c / (1 − c) of the human tokens placed. What no unit can take is the shortfall. Caps are
+/// never exceeded.
 #include <cstdint>
 #include <string>
 #include <vector>
