@@ -59,6 +59,11 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"max_dup5gram_frac", Kind::Float},
         {"min_tokens", Kind::Integer},
         {"max_tokens", Kind::Integer}}},
+      {"audit",
+       {{"enabled", Kind::Bool},
+        {"batch_tokens", Kind::Integer},
+        {"floor_percentile", Kind::Float},
+        {"absolute_floor", Kind::Float}}},
       {"classifier",
        {{"enabled", Kind::Bool},
         {"model", Kind::String},
@@ -314,6 +319,14 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.planMaxRepeats = static_cast<int>(getPositive(ctx, root, "plan", "max_repeats", 4, 1, 1000));
   c.gateMinTokens = getPositive(ctx, root, "plan", "min_tokens", 50, 0, 1ull << 40);
   c.gateMaxTokens = getPositive(ctx, root, "plan", "max_tokens", 100000, 1, 1ull << 40);
+
+  c.auditEnabled = get<bool>(root, "audit", "enabled", true);
+  c.auditBatchTokens = getPositive(ctx, root, "audit", "batch_tokens", 65536, 16, 1ull << 32);
+  c.auditFloorPercentile = get<double>(root, "audit", "floor_percentile", 1.0);
+  if (!(c.auditFloorPercentile >= 0 && c.auditFloorPercentile <= 100))
+    configFail("loadConfig", "{}: audit.floor_percentile must be in [0, 100]",
+               ctx.where(*root["audit"]["floor_percentile"].node()));
+  c.auditAbsoluteFloor = get<double>(root, "audit", "absolute_floor", 0.0);
 
   const auto* arr = root["sources"].as_array();
   if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
+#include <unordered_map>
 #include <sstream>
 
 #include <mpi.h>
@@ -29,6 +30,7 @@
 #include "cleanmix/contam/decontam.hpp"
 #include "cleanmix/contam/dedup.hpp"
 #include "cleanmix/driver/dedup.hpp"
+#include "cleanmix/driver/audit_stage.hpp"
 #include "cleanmix/driver/plan_stage.hpp"
 #include "cleanmix/driver/progress.hpp"
 #include "cleanmix/io/jsonl.hpp"
@@ -745,7 +747,28 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   // ---- plan: eligibility, allocation, weights, repeats; then the mix's tail coverage ----
   if (cfg.planEnabled) {
     planStage(comm, cfg, docs, dedupIn.docOffset, run.plan);
-    // Third pass: the unigram histogram of the planned mix (repeats x token buckets).
+    // Audit: every planned copy gets a training-order key; keys are uniform, so the key space
+    // is split into equal ranges per rank (the copy goes to the owner of its key).
+    const bool audit = cfg.auditEnabled;
+    struct Copy {
+      std::uint64_t key, doc, tokens;
+    };
+    std::vector<std::vector<Copy>> copiesOut(comm.size());
+    std::vector<std::vector<int>> copyDest(docs.size());  // ranks that need doc i's tokens
+    if (audit)
+      for (std::size_t i = 0; i < docs.size(); ++i)
+        for (std::uint32_t k = 0; k < docs.repeats[i]; ++k) {
+          const std::uint64_t key = copyKey(cfg.seed, dedupIn.docOffset + i, k);
+          const int dest = static_cast<int>(
+              (static_cast<unsigned __int128>(key) * static_cast<unsigned>(comm.size())) >> 64);
+          copiesOut[dest].push_back({key, dedupIn.docOffset + i, docs.nTokens[i]});
+          if (std::find(copyDest[i].begin(), copyDest[i].end(), dest) == copyDest[i].end())
+            copyDest[i].push_back(dest);
+        }
+    std::vector<std::vector<std::uint32_t>> tokensOut(comm.size());  // [doc lo, doc hi, n, buckets]
+    std::vector<StreamSegment> anchorStream;
+    // Third pass: the unigram histogram of the planned mix (repeats x token buckets), and the
+    // bucket streams the audit needs.
     std::vector<std::uint64_t> mixCounts(nb, 0);
     std::size_t row = 0;
     progress.start("plan", pEnd - pBegin, myBytes);
@@ -754,16 +777,114 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
         [&](const TextBatch& b) {
           std::vector<std::uint8_t> want(b.size());
           bool any = false;
-          for (std::size_t i = 0; i < b.size(); ++i) any |= (want[i] = docs.repeats[row + i] > 0);
+          for (std::size_t i = 0; i < b.size(); ++i) {
+            const bool anchor = cfg.sources[docs.source[row + i]].role == Role::Anchor;
+            want[i] = docs.repeats[row + i] > 0 || (audit && anchor);
+            any |= want[i] != 0;
+          }
           if (any) tokenizeBatch(*tokenizer, b, tdocs, false, nullptr);
-          for (std::size_t i = 0; i < b.size(); ++i, ++row)
-            if (want[i])
-              for (const std::uint64_t id : tdocs[i].ids) mixCounts[id & mask] += docs.repeats[row];
+          for (std::size_t i = 0; i < b.size(); ++i, ++row) {
+            if (!want[i]) continue;
+            const auto& ids = tdocs[i].ids;
+            for (const std::uint64_t id : ids) mixCounts[id & mask] += docs.repeats[row];
+            if (!audit) continue;
+            if (cfg.sources[docs.source[row]].role == Role::Anchor) {
+              StreamSegment seg;
+              for (auto id : ids) seg.buckets.push_back(static_cast<std::uint32_t>(id & mask));
+              anchorStream.push_back(std::move(seg));
+            }
+            const std::uint64_t doc = dedupIn.docOffset + row;
+            for (const int dest : copyDest[row]) {
+              auto& out = tokensOut[dest];
+              out.push_back(static_cast<std::uint32_t>(doc));
+              out.push_back(static_cast<std::uint32_t>(doc >> 32));
+              out.push_back(static_cast<std::uint32_t>(ids.size()));
+              for (auto id : ids) out.push_back(static_cast<std::uint32_t>(id & mask));
+            }
+          }
         },
         [](std::uint32_t, std::uint64_t, const std::string&) {});
     progress.finish();
     comm.allreduceSum(std::span<std::uint64_t>(mixCounts));
     run.plan.mix = computeVocabStats(mixCounts);
+    if (audit) {
+      // Training stream: my copies in key order, their buckets from the documents' ranks.
+      auto copies = comm.alltoallv(copiesOut);
+      copiesOut = {};
+      std::sort(copies.begin(), copies.end(),
+                [](const Copy& a, const Copy& b) { return a.key < b.key; });
+      const auto flat = comm.alltoallv(tokensOut);
+      tokensOut = {};
+      std::unordered_map<std::uint64_t, std::pair<std::size_t, std::uint32_t>>
+          where;  // doc -> (at, n)
+      for (std::size_t at = 0; at < flat.size();) {
+        const std::uint64_t doc = flat[at] | (static_cast<std::uint64_t>(flat[at + 1]) << 32);
+        const std::uint32_t len = flat[at + 2];
+        where[doc] = {at + 3, len};
+        at += 3 + len;
+      }
+      std::uint64_t myTokens = 0;
+      for (const auto& c : copies) myTokens += c.tokens;
+      std::uint64_t pos = comm.exscanSum(myTokens);
+      std::vector<StreamSegment> train;
+      for (const auto& c : copies) {
+        const auto [at, len] = where.at(c.doc);
+        StreamSegment seg;
+        seg.start = pos;
+        seg.buckets.assign(flat.begin() + static_cast<std::ptrdiff_t>(at),
+                           flat.begin() + static_cast<std::ptrdiff_t>(at + len));
+        pos += len;
+        train.push_back(std::move(seg));
+      }
+      // Anchor stream: anchor documents in doc_id order (they are local and in order here).
+      std::uint64_t myAnchor = 0;
+      for (const auto& seg : anchorStream) myAnchor += seg.buckets.size();
+      std::uint64_t apos = comm.exscanSum(myAnchor);
+      for (auto& seg : anchorStream) {
+        seg.start = apos;
+        apos += seg.buckets.size();
+      }
+      const std::uint64_t W = cfg.auditBatchTokens;
+      const WindowStats batches = windowStats(comm, train, W);
+      const WindowStats windows = windowStats(comm, anchorStream, W);
+      // Floor: the percentile of complete anchor windows (every rank gets them all).
+      std::vector<double> full;
+      for (std::size_t k = 0; k < windows.entropy.size(); ++k)
+        if (windows.tokens[k] == W) full.push_back(windows.entropy[k]);
+      std::vector<double> allFull =
+          comm.alltoallv(std::vector<std::vector<double>>(comm.size(), full));
+      std::sort(allFull.begin(), allFull.end());
+      auto& au = run.audit;
+      au.enabled = true;
+      au.batchTokens = W;
+      au.floorPercentile = cfg.auditFloorPercentile;
+      au.absoluteFloor = cfg.auditAbsoluteFloor;
+      au.anchorWindows = allFull.size();
+      au.floorBits =
+          allFull.empty()
+              ? 0.0
+              : allFull[static_cast<std::size_t>(std::floor(
+                    cfg.auditFloorPercentile / 100.0 * static_cast<double>(allFull.size() - 1)))];
+      const double floor = std::max(au.floorBits, cfg.auditAbsoluteFloor);
+      au.block.first = batches.first;
+      au.block.entropy = batches.entropy;
+      au.block.types = batches.types;
+      au.block.tokens = batches.tokens;
+      std::uint64_t held = 0;
+      for (std::size_t k = 0; k < batches.entropy.size(); ++k) {
+        // Only complete batches are judged: a short final batch has less entropy by size alone.
+        const bool hold = batches.tokens[k] == W && batches.entropy[k] < floor;
+        au.block.hold.push_back(hold ? 1 : 0);
+        held += hold;
+      }
+      au.held = comm.allreduceSum(held);
+      au.batches = comm.allreduceSum<std::uint64_t>(batches.entropy.size());
+      if (comm.isRoot())
+        fmt::print(stderr,
+                   "[cleanmix] audit: {} batches of {} tokens, floor {:.3f} bits (p{} of {} anchor "
+                   "windows), {} held for review\n",
+                   au.batches, W, floor, cfg.auditFloorPercentile, au.anchorWindows, au.held);
+    }
     // Reference: the anchor unigram of the LM (its outcome counts, minus the boundary tokens).
     std::vector<std::uint64_t> ref(lm.uni(), lm.uni() + lm.uniSize());
     ref[lm::uniIndex(kBoundaryId, lm.uniSize() - 1)] -= anchorDocs;

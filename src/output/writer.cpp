@@ -340,6 +340,30 @@ void writePlan(const Communicator& c, const h5::ParallelFile& f, const RunOutput
   }
 }
 
+void writeAudit(const h5::ParallelFile& f, const RunOutput& run) {
+  const auto& a = run.audit;
+  if (!a.enabled) return;
+  h5::Id g = f.createGroup(f.id(), "audit");
+  h5::writeAttr(g, "batch_tokens", a.batchTokens);
+  h5::writeAttr(g, "floor_percentile", a.floorPercentile);
+  h5::writeAttr(g, "floor_bits", a.floorBits);
+  h5::writeAttr(g, "absolute_floor_bits", a.absoluteFloor);
+  h5::writeAttr(g, "anchor_windows", a.anchorWindows);
+  h5::writeAttr(g, "n_batches", a.batches);
+  h5::writeAttr(g, "n_held", a.held);
+  h5::writeAttr(g, "order", std::string("counter-based key per (seed, doc_id, copy), ascending"));
+  h5::Id b = f.createGroup(g, "batches");
+  const auto& k = a.block;
+  h5::writeColumn<double>(f, b, "entropy_bits", std::span<const double>(k.entropy), k.first,
+                          a.batches);
+  h5::writeColumn<std::uint32_t>(f, b, "n_types", std::span<const std::uint32_t>(k.types), k.first,
+                                 a.batches);
+  h5::writeColumn<std::uint64_t>(f, b, "n_tokens", std::span<const std::uint64_t>(k.tokens),
+                                 k.first, a.batches);
+  h5::writeColumn<std::uint8_t>(f, b, "hold", std::span<const std::uint8_t>(k.hold), k.first,
+                                a.batches);
+}
+
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
@@ -397,6 +421,7 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   writeContam(f, run);
   writeClassifier(f, run);
   writePlan(comm, f, run);
+  writeAudit(f, run);
   writeTiming(comm, f, run, timingNow());
   f.close();
 

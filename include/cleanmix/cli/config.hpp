@@ -63,6 +63,12 @@ struct RunConfig {
   double gateMaxDupLineFrac = 0.30, gateMaxTop2gramFrac = 0.20, gateMaxDup5gramFrac = 0.15;
   std::uint64_t gateMinTokens = 50, gateMaxTokens = 100000;
 
+  // [audit]
+  bool auditEnabled = true;
+  std::uint64_t auditBatchTokens = 65536;
+  double auditFloorPercentile = 1.0;
+  double auditAbsoluteFloor = 0;  ///< bits; 0 = use the calibrated floor only
+
   std::vector<SourceConfig> sources;
 };
 

@@ -61,6 +61,15 @@ struct ShardRow {
   std::uint64_t nLines = 0, nBytes = 0, nDocs = 0, nErrors = 0;
 };
 
+/// \brief A block of consecutive audit batches held by this rank.
+struct BatchBlock {
+  std::uint64_t first = 0;
+  std::vector<double> entropy;
+  std::vector<std::uint32_t> types;
+  std::vector<std::uint64_t> tokens;
+  std::vector<std::uint8_t> hold;
+};
+
 /// \brief Everything written to the output file. `docs` and `errors` are this rank's;
 /// the rest is identical on every rank.
 struct RunOutput {
@@ -123,6 +132,13 @@ struct RunOutput {
     /// tail coverage of the mix and of the reference (anchor) unigram
     VocabStats mix, reference;
   } plan;
+
+  struct Audit {
+    bool enabled = false;
+    std::uint64_t batchTokens = 0, anchorWindows = 0, batches = 0, held = 0;
+    double floorPercentile = 0, floorBits = 0, absoluteFloor = 0;
+    BatchBlock block;  // this rank's batches
+  } audit;
 
   std::vector<std::string> phaseNames;
   std::uint64_t peakRssBytes = 0;  ///< this rank's peak resident set size

@@ -1,0 +1,41 @@
+#pragma once
+/// \file
+/// \brief The batch entropy audit (DESIGN.md "Batch entropy audit"). The planned copies are put
+/// in a deterministic training order (a counter-based key per (seed, doc_id, copy), independent
+/// of the rank count), redistributed by key range with MPI_Alltoallv, and cut into batches of
+/// `batch_tokens`. Each batch gets its unigram entropy (over vocabulary buckets) and type count;
+/// the floor is the `floor_percentile` of the same statistic over same-size windows of the
+/// anchor stream (anchor documents in doc_id order). A batch that straddles ranks is merged at
+/// the rank that holds its first token, from integer partial histograms, so results are
+/// bit-identical at any rank count.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace cleanmix {
+
+class Communicator;
+
+/// \brief A run of the global token stream held by this rank: tokens [start, start + size).
+struct StreamSegment {
+  std::uint64_t start = 0;
+  std::vector<std::uint32_t> buckets;
+};
+
+/// \brief Statistics of consecutive windows of `window` tokens over a stream distributed in
+/// rank order (rank r's segments precede rank r+1's). Returns the windows whose first token this
+/// rank holds: their first index and, per window, entropy (bits), types and tokens. The last
+/// window may be shorter. Collective.
+struct WindowStats {
+  std::uint64_t first = 0;
+  std::vector<double> entropy;
+  std::vector<std::uint32_t> types;
+  std::vector<std::uint64_t> tokens;
+};
+WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegment>& segments,
+                        std::uint64_t window);
+
+/// \brief The training-order key of copy k of a document.
+std::uint64_t copyKey(std::uint64_t seed, std::uint64_t docId, std::uint32_t copy);
+
+}  // namespace cleanmix

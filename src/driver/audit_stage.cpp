@@ -1,0 +1,127 @@
+#include "cleanmix/driver/audit_stage.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/hash.hpp"
+
+namespace cleanmix {
+namespace {
+
+struct Partial {  // a window's bucket count held by a rank that is not its owner
+  std::uint64_t window;
+  std::uint32_t bucket, count;
+};
+
+/// Entropy and types of a histogram given as sorted (bucket, count) pairs.
+void statsOf(std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, double& entropy,
+             std::uint32_t& types, std::uint64_t& tokens) {
+  std::sort(h.begin(), h.end());
+  std::vector<std::uint64_t> counts;
+  for (std::size_t i = 0; i < h.size();) {
+    std::uint64_t c = 0;
+    std::size_t j = i;
+    for (; j < h.size() && h[j].first == h[i].first; ++j) c += h[j].second;
+    counts.push_back(c);
+    i = j;
+  }
+  tokens = 0;
+  double sumClogC = 0;
+  for (auto c : counts) {
+    tokens += c;
+    sumClogC += static_cast<double>(c) * std::log2(static_cast<double>(c));
+  }
+  types = static_cast<std::uint32_t>(counts.size());
+  entropy = tokens ? std::log2(static_cast<double>(tokens)) - sumClogC / static_cast<double>(tokens)
+                   : 0.0;
+}
+
+}  // namespace
+
+std::uint64_t copyKey(std::uint64_t seed, std::uint64_t docId, std::uint32_t copy) {
+  return mix64(seed * 0x9E3779B97F4A7C15ull ^ mix64(docId * 1024 + copy + 1));
+}
+
+WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegment>& segments,
+                        std::uint64_t window) {
+  const int np = comm.size();
+  std::uint64_t begin = UINT64_MAX, end = 0;
+  for (const auto& s : segments) {
+    if (s.buckets.empty()) continue;
+    begin = std::min(begin, s.start);
+    end = std::max<std::uint64_t>(end, s.start + s.buckets.size());
+  }
+  const auto begins = comm.allgather(begin);
+  const std::uint64_t total = comm.allreduceMax(end);
+  // owner of window w: the last rank whose first token is <= the window's first token
+  auto owner = [&](std::uint64_t w) {
+    const std::uint64_t t = w * window;
+    int o = 0;
+    for (int r = 0; r < np; ++r)
+      if (begins[r] != UINT64_MAX && begins[r] <= t) o = r;
+    return o;
+  };
+  // Local histograms per window (sparse): (window, bucket) pairs.
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> mine;
+  WindowStats out;
+  const bool any = begin != UINT64_MAX;
+  const std::uint64_t firstWindow = any ? begin / window : 0;
+  std::vector<std::vector<Partial>> send(np);
+  if (any) {
+    const std::uint64_t lastWindow = (end - 1) / window;
+    mine.resize(lastWindow - firstWindow + 1);
+    for (const auto& s : segments)
+      for (std::size_t i = 0; i < s.buckets.size(); ++i)
+        mine[(s.start + i) / window - firstWindow].push_back({s.buckets[i], 1});
+    for (std::uint64_t w = firstWindow; w <= lastWindow; ++w) {
+      const int o = owner(w);
+      if (o == comm.rank()) continue;
+      auto& h = mine[w - firstWindow];
+      std::sort(h.begin(), h.end());
+      for (std::size_t i = 0; i < h.size();) {
+        std::size_t j = i;
+        std::uint32_t c = 0;
+        for (; j < h.size() && h[j].first == h[i].first; ++j) c += h[j].second;
+        send[o].push_back({w, h[i].first, c});
+        i = j;
+      }
+      h.clear();
+    }
+  }
+  const auto got = comm.alltoallv(send);
+  // Owned windows: those whose first token is here.
+  std::uint64_t ownFirst = UINT64_MAX, ownLast = 0;
+  if (any)
+    for (std::uint64_t w = firstWindow; w < firstWindow + mine.size(); ++w)
+      if (owner(w) == comm.rank()) {
+        ownFirst = std::min(ownFirst, w);
+        ownLast = std::max(ownLast, w);
+      }
+  for (const auto& p : got) {  // partial windows that continue here
+    ownFirst = std::min(ownFirst, p.window);
+    ownLast = std::max(ownLast, p.window);
+  }
+  if (ownFirst == UINT64_MAX) {
+    out.first = total / window;  // no window: an empty block at the end
+    return out;
+  }
+  out.first = ownFirst;
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> h(ownLast - ownFirst + 1);
+  for (std::uint64_t w = ownFirst; w <= ownLast; ++w)
+    if (any && w >= firstWindow && w < firstWindow + mine.size())
+      h[w - ownFirst] = std::move(mine[w - firstWindow]);
+  for (const auto& p : got) h[p.window - ownFirst].push_back({p.bucket, p.count});
+  for (auto& x : h) {
+    double e;
+    std::uint32_t t;
+    std::uint64_t n;
+    statsOf(x, e, t, n);
+    out.entropy.push_back(e);
+    out.types.push_back(t);
+    out.tokens.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace cleanmix
