@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <cstdlib>
+#include <cstring>
+#include <unistd.h>
 #include <functional>
 #include <iostream>
 
@@ -103,6 +105,13 @@ int main(int argc, char** argv) {
   calibrate->add_option("--out", modelOut, "Model file to write (default: <config stem>.model)");
   calibrate->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
 
+  std::string reportOut;
+  auto* report = app.add_subcommand("report", "Write an HTML report with plots of a run file");
+  report->add_option("file", a.inspectFile, "cleanmix HDF5 output")
+      ->required()
+      ->check(CLI::ExistingFile);
+  report->add_option("--out", reportOut, "Output directory")->required();
+
   auto* bench =
       app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
   bench->add_option("config", a.config, "TOML config file")->required();
@@ -125,6 +134,27 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "fatal: {}\n", e.what());
       return 1;
     }
+  }
+
+  if (*report) {
+    // The plots are drawn by scripts/report.py with Debian's python3-h5py and matplotlib.
+    const char* env = std::getenv("CLEANMIX_REPORT_SCRIPT");
+    std::string script = env ? env : CLEANMIX_REPORT_SCRIPT_INSTALLED;
+    if (!std::filesystem::exists(script)) script = CLEANMIX_REPORT_SCRIPT_SOURCE;
+    if (!std::filesystem::exists(script)) {
+      fmt::print(stderr, "fatal: report script not found (set CLEANMIX_REPORT_SCRIPT)\n");
+      return 1;
+    }
+    std::vector<std::string> args{"/usr/bin/python3", script, a.inspectFile, "--out", reportOut};
+    std::vector<char*> argv2;
+    for (auto& x : args) argv2.push_back(x.data());
+    argv2.push_back(nullptr);
+    ::execv(argv2[0], argv2.data());
+    fmt::print(stderr,
+               "fatal: cannot run /usr/bin/python3 (apt-get install python3-h5py "
+               "python3-matplotlib): {}\n",
+               std::strerror(errno));
+    return 1;
   }
 
   auto loadCfg = [&](const cleanmix::Communicator& comm) {

@@ -889,6 +889,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     std::vector<std::uint64_t> ref(lm.uni(), lm.uni() + lm.uniSize());
     ref[lm::uniIndex(kBoundaryId, lm.uniSize() - 1)] -= anchorDocs;
     run.plan.reference = computeVocabStats(ref);
+    run.plan.mixCounts = mixCounts;
+    run.plan.referenceCounts = std::move(ref);
     if (comm.isRoot())
       fmt::print(stderr,
                  "[cleanmix] plan ({}): budget {:.0f}, planned {:.0f}, realised {}, shortfall "

@@ -317,6 +317,17 @@ void writePlan(const Communicator& c, const h5::ParallelFile& f, const RunOutput
     h5::writeAttr(s, "max_repeats", p.maxRepeats);
     h5::writeAttr(s, "temperature_alpha", p.alpha);
   }
+  {  // the two histograms behind the coverage rows, for rank-frequency plots
+    const std::uint64_t nb = p.mixCounts.size();
+    std::vector<std::uint64_t> both(p.mixCounts);
+    both.insert(both.end(), p.referenceCounts.begin(), p.referenceCounts.end());
+    const std::uint64_t r0 = 2 * c.rank() / c.size(), r1 = 2 * (c.rank() + 1) / c.size();
+    h5::writeMatrix<std::uint64_t>(
+        f, g, "unigram_counts",
+        std::span<const std::uint64_t>(both.data() + r0 * nb, (r1 - r0) * nb), r0, 2, nb);
+    h5::Id ds(h5::checkId(H5Dopen2(g, "unigram_counts", H5P_DEFAULT), "writePlan"), H5Dclose);
+    h5::writeAttr(ds, "rows", std::vector<std::string>{"mix", "reference"});
+  }
   {  // tail coverage: row 0 the planned mix, row 1 the reference (anchor) unigram
     h5::Id s = f.createGroup(g, "coverage");
     const std::vector<VocabStats> rows{p.mix, p.reference};

@@ -131,6 +131,7 @@ struct RunOutput {
     std::vector<std::uint64_t> realisedBy[2];
     /// tail coverage of the mix and of the reference (anchor) unigram
     VocabStats mix, reference;
+    std::vector<std::uint64_t> mixCounts, referenceCounts;  ///< bucket histograms (global)
   } plan;
 
   struct Audit {
