@@ -89,6 +89,10 @@ int main(int argc, char** argv) {
   run->add_option("--workdir", a.workdir, "Work directory for checkpoints (overrides run.workdir)");
   run->add_flag("--resume", a.resume, "Skip work a previous run of this config completed");
   run->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
+  std::string materialize;
+  run->add_option("--materialize", materialize,
+                  "Write the planned mix (training order) and the anchor split as JSONL shards, "
+                  "with a manifest, to this directory");
 
   auto* inspect = app.add_subcommand("inspect", "Print a human summary of a run file");
   inspect->add_option("file", a.inspectFile, "cleanmix HDF5 output")
@@ -184,7 +188,14 @@ int main(int argc, char** argv) {
       if (comm.isRoot())
         fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
                    comm.size(), cleanmix::makeSignalScorer(cfg.backend)->backend());
-      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{a.resume, false, {}});
+      return cleanmix::runPipeline(
+          cfg, comm,
+          cleanmix::RunOptions{a.resume,
+                               false,
+                               {},
+                               materialize.empty()
+                                   ? std::string()
+                                   : std::filesystem::absolute(materialize).string()});
     });
   }
 
@@ -195,7 +206,7 @@ int main(int argc, char** argv) {
       cfg.classifierModel.clear();  // calibrate always fits
       const std::string out =
           modelOut.empty() ? std::filesystem::path(a.config).stem().string() + ".model" : modelOut;
-      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{false, true, out});
+      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{false, true, out, {}});
     });
   }
 

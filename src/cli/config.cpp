@@ -64,6 +64,7 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"batch_tokens", Kind::Integer},
         {"floor_percentile", Kind::Float},
         {"absolute_floor", Kind::Float}}},
+      {"materialize", {{"shard_bytes", Kind::Integer}}},
       {"classifier",
        {{"enabled", Kind::Bool},
         {"model", Kind::String},
@@ -320,6 +321,8 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.gateMinTokens = getPositive(ctx, root, "plan", "min_tokens", 50, 0, 1ull << 40);
   c.gateMaxTokens = getPositive(ctx, root, "plan", "max_tokens", 100000, 1, 1ull << 40);
 
+  c.materializeShardBytes =
+      getPositive(ctx, root, "materialize", "shard_bytes", 64u << 20, 1024, 1ull << 40);
   c.auditEnabled = get<bool>(root, "audit", "enabled", true);
   c.auditBatchTokens = getPositive(ctx, root, "audit", "batch_tokens", 65536, 16, 1ull << 32);
   c.auditFloorPercentile = get<double>(root, "audit", "floor_percentile", 1.0);

@@ -12,6 +12,7 @@
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <cmath>
 #include <numeric>
@@ -37,6 +38,7 @@
 #include "cleanmix/io/line_reader.hpp"
 #include "cleanmix/kernels/ngram_lm.hpp"
 #include "cleanmix/kernels/signals.hpp"
+#include "cleanmix/output/materialize.hpp"
 #include "cleanmix/output/writer.hpp"
 #include "cleanmix/stats/vocab_stats.hpp"
 #include "cleanmix/tokenize/tokenizer.hpp"
@@ -750,18 +752,43 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     // Audit: every planned copy gets a training-order key; keys are uniform, so the key space
     // is split into equal ranges per rank (the copy goes to the owner of its key).
     const bool audit = cfg.auditEnabled;
+    const bool materialize = !opts.materializeDir.empty();
+    const bool needCopies = audit || materialize;
+    const fs::path matDir = opts.materializeDir;
+    if (materialize) {
+      std::string err;
+      if (comm.isRoot()) {
+        std::error_code ec;
+        fs::create_directories(matDir, ec);
+        if (ec) err = fmt::format("cannot create '{}': {}", matDir.string(), ec.message());
+      }
+      comm.bcastBytes(err);
+      if (!err.empty()) throw CollectiveError("cleanmix::materialize: " + err);
+    }
+    ShardWriter mixWriter(matDir, "mix", comm.rank(), cfg.materializeShardBytes);
+    ShardWriter anchorWriter(matDir, "anchor", comm.rank(), cfg.materializeShardBytes);
+    struct TextHeader {  // precedes each shipped text
+      std::uint64_t doc, tokens, line, bytes;
+      std::uint32_t source, shard;
+      std::uint8_t provenance, pad[7];
+    };
+    std::vector<std::string> textOut(comm.size());
+    auto identity = [&](std::uint32_t source, std::uint32_t shard, std::uint64_t line) {
+      return fmt::format("{}:{}:{}", cfg.sources[source].name,
+                         fs::path(table.shards[shard].path).filename().string(), line);
+    };
     struct Copy {
-      std::uint64_t key, doc, tokens;
+      std::uint64_t key, doc, tokens, copy;
     };
     std::vector<std::vector<Copy>> copiesOut(comm.size());
     std::vector<std::vector<int>> copyDest(docs.size());  // ranks that need doc i's tokens
-    if (audit)
+    if (needCopies)
       for (std::size_t i = 0; i < docs.size(); ++i)
         for (std::uint32_t k = 0; k < docs.repeats[i]; ++k) {
           const std::uint64_t key = copyKey(cfg.seed, dedupIn.docOffset + i, k);
           const int dest = static_cast<int>(
               (static_cast<unsigned __int128>(key) * static_cast<unsigned>(comm.size())) >> 64);
-          copiesOut[dest].push_back({key, dedupIn.docOffset + i, docs.nTokens[i]});
+          copiesOut[dest].push_back({key, dedupIn.docOffset + i, docs.nTokens[i], k});
           if (std::find(copyDest[i].begin(), copyDest[i].end(), dest) == copyDest[i].end())
             copyDest[i].push_back(dest);
         }
@@ -779,7 +806,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
           bool any = false;
           for (std::size_t i = 0; i < b.size(); ++i) {
             const bool anchor = cfg.sources[docs.source[row + i]].role == Role::Anchor;
-            want[i] = docs.repeats[row + i] > 0 || (audit && anchor);
+            want[i] = docs.repeats[row + i] > 0 || ((audit || materialize) && anchor);
             any |= want[i] != 0;
           }
           if (any) tokenizeBatch(*tokenizer, b, tdocs, false, nullptr);
@@ -787,13 +814,34 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
             if (!want[i]) continue;
             const auto& ids = tdocs[i].ids;
             for (const std::uint64_t id : ids) mixCounts[id & mask] += docs.repeats[row];
+            const std::uint64_t doc = dedupIn.docOffset + row;
+            if (materialize) {
+              const std::string_view text = b.text(i);
+              if (cfg.sources[docs.source[row]].role == Role::Anchor)
+                anchorWriter.add(
+                    {text, identity(docs.source[row], docs.shard[row], docs.line[row]),
+                     cfg.sources[docs.source[row]].name,
+                     std::string(toString(static_cast<Provenance>(docs.provenance[row]))), doc,
+                     ids.size(), 0});
+              for (const int dest : copyDest[row]) {
+                TextHeader h{doc,
+                             ids.size(),
+                             docs.line[row],
+                             text.size(),
+                             docs.source[row],
+                             docs.shard[row],
+                             docs.inferred[row],
+                             {}};
+                textOut[dest].append(reinterpret_cast<const char*>(&h), sizeof h);
+                textOut[dest].append(text);
+              }
+            }
             if (!audit) continue;
             if (cfg.sources[docs.source[row]].role == Role::Anchor) {
               StreamSegment seg;
               for (auto id : ids) seg.buckets.push_back(static_cast<std::uint32_t>(id & mask));
               anchorStream.push_back(std::move(seg));
             }
-            const std::uint64_t doc = dedupIn.docOffset + row;
             for (const int dest : copyDest[row]) {
               auto& out = tokensOut[dest];
               out.push_back(static_cast<std::uint32_t>(doc));
@@ -807,12 +855,45 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     progress.finish();
     comm.allreduceSum(std::span<std::uint64_t>(mixCounts));
     run.plan.mix = computeVocabStats(mixCounts);
-    if (audit) {
-      // Training stream: my copies in key order, their buckets from the documents' ranks.
-      auto copies = comm.alltoallv(copiesOut);
+    // My copies in training (key) order.
+    std::vector<Copy> copies;
+    if (needCopies) {
+      copies = comm.alltoallv(copiesOut);
       copiesOut = {};
       std::sort(copies.begin(), copies.end(),
                 [](const Copy& a, const Copy& b) { return a.key < b.key; });
+    }
+    if (materialize) {
+      std::vector<std::vector<char>> parts(comm.size());
+      for (int r = 0; r < comm.size(); ++r) parts[r].assign(textOut[r].begin(), textOut[r].end());
+      textOut = {};
+      const std::vector<char> texts = comm.alltoallv(parts);
+      std::unordered_map<std::uint64_t, std::size_t> at;  // doc -> header offset
+      for (std::size_t o = 0; o < texts.size();) {
+        TextHeader h;
+        std::memcpy(&h, texts.data() + o, sizeof h);
+        at[h.doc] = o;
+        o += sizeof h + h.bytes;
+      }
+      for (const auto& c : copies) {
+        TextHeader h;
+        const std::size_t o = at.at(c.doc);
+        std::memcpy(&h, texts.data() + o, sizeof h);
+        mixWriter.add({std::string_view(texts.data() + o + sizeof h, h.bytes),
+                       identity(h.source, h.shard, h.line), cfg.sources[h.source].name,
+                       std::string(toString(static_cast<Provenance>(h.provenance))), h.doc,
+                       h.tokens, static_cast<std::uint32_t>(c.copy)});
+      }
+      mixWriter.close();
+      anchorWriter.close();
+      writeManifest(comm, matDir, mixWriter.entries(), anchorWriter.entries(), cfg.seed,
+                    run.plan.realised);
+      if (comm.isRoot())
+        fmt::print(stderr,
+                   "[cleanmix] materialized the mix ({} tokens) and the anchor split in {}\n",
+                   run.plan.realised, (matDir / "manifest.json").string());
+    }
+    if (audit) {
       const auto flat = comm.alltoallv(tokensOut);
       tokensOut = {};
       std::unordered_map<std::uint64_t, std::pair<std::size_t, std::uint32_t>>

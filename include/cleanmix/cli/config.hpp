@@ -69,6 +69,8 @@ struct RunConfig {
   double auditFloorPercentile = 1.0;
   double auditAbsoluteFloor = 0;  ///< bits; 0 = use the calibrated floor only
 
+  std::uint64_t materializeShardBytes = 64u << 20;  ///< [materialize] target JSONL shard size
+
   std::vector<SourceConfig> sources;
 };
 

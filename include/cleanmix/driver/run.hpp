@@ -16,6 +16,7 @@ struct RunOptions {
   bool resume = false;
   bool calibrateOnly = false;  ///< `cleanmix calibrate`: fit, report and write the model; no HDF5
   std::string modelOut;        ///< where calibrate writes the model
+  std::string materializeDir;  ///< `run --materialize DIR`: write the mix as JSONL shards
 };
 
 /// \brief Run the whole pipeline; collective. Returns the process exit code (0).
