@@ -1,5 +1,7 @@
 #include "cleanmix/output/writer.hpp"
 
+#include <sys/statvfs.h>
+
 #include <array>
 #include <cstdio>
 #include <system_error>
@@ -399,22 +401,8 @@ void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutp
 
 }  // namespace
 
-void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput& run,
-                  const std::function<std::vector<double>()>& timingNow) {
-  const fs::path partial = fs::path(out.string() + ".partial");
-  std::string err;
-  if (comm.isRoot()) {
-    std::error_code ec;
-    if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
-    if (ec)
-      err = fmt::format("cannot create output directory '{}': {}", out.parent_path().string(),
-                        ec.message());
-  }
-  comm.bcastBytes(err);
-  if (!err.empty()) throw CollectiveError("cleanmix::writeRunFile: " + err);
-
-  // Only rank 0 reports HDF5's own error stack; the others stay quiet.
-  if (!comm.isRoot()) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+static void writeAll(const Communicator& comm, const fs::path& partial, const RunOutput& run,
+                     const std::function<std::vector<double>()>& timingNow) {
   h5::ParallelFile f(partial.string(), comm.comm());
   h5::writeAttr(f.id(), "cleanmix_version", std::string(CLEANMIX_VERSION));
   h5::writeAttr(f.id(), "schema_version", static_cast<std::uint64_t>(CLEANMIX_SCHEMA_VERSION));
@@ -435,6 +423,36 @@ void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput
   writeAudit(f, run);
   writeTiming(comm, f, run, timingNow());
   f.close();
+}
+
+void writeRunFile(const Communicator& comm, const fs::path& out, const RunOutput& run,
+                  const std::function<std::vector<double>()>& timingNow) {
+  const fs::path partial = fs::path(out.string() + ".partial");
+  std::string err;
+  if (comm.isRoot()) {
+    std::error_code ec;
+    if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
+    if (ec)
+      err = fmt::format("cannot create output directory '{}': {}", out.parent_path().string(),
+                        ec.message());
+  }
+  comm.bcastBytes(err);
+  if (!err.empty()) throw CollectiveError("cleanmix::writeRunFile: " + err);
+
+  // Only rank 0 reports HDF5's own error stack; the others stay quiet.
+  if (!comm.isRoot()) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  try {
+    writeAll(comm, partial, run, timingNow);
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const std::exception& e) {
+    struct statvfs fsInfo {};
+    std::string space;
+    if (::statvfs(partial.parent_path().c_str(), &fsInfo) == 0)
+      space = fmt::format(", {} bytes free on that filesystem",
+                          static_cast<std::uint64_t>(fsInfo.f_bavail) * fsInfo.f_frsize);
+    fail("writeRunFile", "writing '{}' failed{} ({})", partial.string(), space, e.what());
+  }
 
   comm.barrier();
   if (comm.isRoot()) {

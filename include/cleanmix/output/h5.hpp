@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -23,7 +24,15 @@ class Id {
  public:
   Id() = default;
   Id(hid_t id, herr_t (*closer)(hid_t)) : _id(id), _close(closer) {}
-  ~Id() { reset(); }
+  /// Closing can be collective in parallel HDF5, so while an exception unwinds (one rank
+  /// failed and the job is about to be aborted) the id is dropped without an HDF5 call:
+  /// closing would wait for ranks that never arrive.
+  ~Id() {
+    if (std::uncaught_exceptions() > 0)
+      release();
+    else
+      reset();
+  }
   Id(Id&& o) noexcept : _id(o._id), _close(o._close) { o._id = H5I_INVALID_HID; }
   Id& operator=(Id&& o) noexcept {
     if (this != &o) {
