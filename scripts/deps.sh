@@ -7,6 +7,7 @@ cleanmix_packages=(
   libboost-serialization-dev libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
   libzstd-dev zlib1g-dev libxxhash-dev libutf8proc-dev libcli11-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev
+  clang-14 libclang-rt-14-dev slurm-wlm munge
   zstd gzip xxhash python3 python3-h5py python3-numpy python3-matplotlib clang-format chromium
 )
 
