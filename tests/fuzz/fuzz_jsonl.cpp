@@ -26,10 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ShardInfo shard{path, 0, size - 1, compressionOf(path)};
   // Plain shards are also read as two pieces split at an arbitrary byte.
   const std::uint64_t cut = size > 2 ? data[1] % (size - 1) : 0;
-  const std::vector<Piece> pieces =
-      shard.compression == Compression::None
-          ? std::vector<Piece>{{0, 0, cut}, {0, cut, size - 1}}
-          : std::vector<Piece>{{0, 0, size - 1}};
+  const std::vector<Piece> pieces = shard.compression == Compression::None
+                                        ? std::vector<Piece>{{0, 0, cut}, {0, cut, size - 1}}
+                                        : std::vector<Piece>{{0, 0, size - 1}};
   JsonlParser parser;
   try {
     for (const auto& p : pieces) {
