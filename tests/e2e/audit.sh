@@ -2,10 +2,7 @@
 # The batch entropy audit: the clean sample holds <= 5% of its batches, and a planted degenerate
 # (looping, low-entropy) document in the mix produces held batches.
 set -euo pipefail
-bin="$(realpath "$1")"; work="$2"
-repo="${CLEANMIX_REPO:?}"
-mpiexec="${MPIEXEC:-mpiexec}"
-read -r -a flags <<< "${MPIEXEC_PREFLAGS:-}"
+source "$(dirname "$0")/common.sh"
 rm -rf "$work"; mkdir -p "$work/loop"
 /usr/bin/python3 - "$work/loop/loop.jsonl" <<'PY'
 import json, sys

@@ -2,9 +2,7 @@
 # Bad input and bad usage: each case must end promptly with the documented exit code and a
 # message naming the cause, on every rank (no hang: every run is under a timeout).
 set -uo pipefail
-bin="$(realpath "$1")"; work="$2"
-mpiexec="${MPIEXEC:-mpiexec}"
-read -r -a flags <<< "${MPIEXEC_PREFLAGS:-}"
+source "$(dirname "$0")/common.sh"
 rm -rf "$work"; mkdir -p "$work/shards/adir.jsonl"
 cd "$work"
 failed=0

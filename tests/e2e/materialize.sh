@@ -2,11 +2,7 @@
 # `run --materialize`: the shards re-read match the plan exactly, and the mix stream is the same
 # at np 2 and np 3 (shard boundaries differ; their concatenation does not).
 set -euo pipefail
-bin="$(realpath "$1")"; work="$2"
-repo="${CLEANMIX_REPO:?}"
-mpiexec="${MPIEXEC:-mpiexec}"
-read -r -a flags <<< "${MPIEXEC_PREFLAGS:-}"
-rm -rf "$work"; mkdir -p "$work"
+source "$(dirname "$0")/common.sh"
 for np in 2 3; do
   timeout 600 "$mpiexec" -n "$np" "${flags[@]}" "$bin" run "$repo/configs/sample.toml" \
     --out "$work/np$np.h5" --workdir "$work/np$np.work" --materialize "$work/mix$np" \

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # `cleanmix report` on the sample, rendered once in headless Chromium: every image must load.
 set -euo pipefail
-bin="$(realpath "$1")"; work="$2"
-repo="${CLEANMIX_REPO:?}"
-mpiexec="${MPIEXEC:-mpiexec}"
-read -r -a flags <<< "${MPIEXEC_PREFLAGS:-}"
-rm -rf "$work"; mkdir -p "$work"
+source "$(dirname "$0")/common.sh"
 timeout 600 "$mpiexec" -n 2 "${flags[@]}" "$bin" run "$repo/configs/sample.toml" --out "$work/sample.h5" \
   --workdir "$work/sample.work" 2> "$work/run.log" || { cat "$work/run.log"; exit 1; }
 "$bin" report "$work/sample.h5" --out "$work/report"

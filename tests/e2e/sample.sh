@@ -3,12 +3,8 @@
 # every plain shard into 4 KiB pieces must give identical datasets (all but /timing), and the
 # output must reconcile with an independent count of the input (check_output.py).
 set -euo pipefail
-bin="$(realpath "$1")"; work="$2"
-repo="${CLEANMIX_REPO:?}"
-mpiexec="${MPIEXEC:-mpiexec}"
-read -r -a flags <<< "${MPIEXEC_PREFLAGS:-}"
+source "$(dirname "$0")/common.sh"
 cfg="$repo/configs/sample.toml"
-rm -rf "$work"; mkdir -p "$work"
 
 run() {  # run NP NAME [extra args]
   local np="$1" name="$2"; shift 2

@@ -2,11 +2,7 @@
 # A real local Slurm: start it, submit jobs/cleanmix.sbatch on the sample (srun --mpi=pmix, 2
 # ranks), wait, and check that the output equals a direct mpirun run dataset for dataset.
 set -euo pipefail
-bin="$(realpath "$1")"; work="$2"
-repo="${CLEANMIX_REPO:?}"
-mpiexec="${MPIEXEC:-mpiexec}"
-read -r -a flags <<< "${MPIEXEC_PREFLAGS:-}"
-rm -rf "$work"; mkdir -p "$work"
+source "$(dirname "$0")/common.sh"
 export CLEANMIX_SLURM_DIR="$work/slurm" CLEANMIX_SLURMCTLD_PORT=16917 CLEANMIX_SLURMD_PORT=16918
 trap 'bash "$repo/slurm/local-cluster.sh" stop >/dev/null 2>&1 || true' EXIT
 bash "$repo/slurm/local-cluster.sh" start
