@@ -71,7 +71,8 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"decision", Kind::String},
         {"target_fpr", Kind::Float},
         {"l2", Kind::Float},
-        {"nb_bits", Kind::Integer}}},
+        {"nb_bits", Kind::Integer},
+        {"max_train_docs", Kind::Integer}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -294,6 +295,8 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
                ctx.where(*root["classifier"]["target_fpr"].node()));
   c.classifierL2 = get<double>(root, "classifier", "l2", 0.01);
   c.classifierNbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
+  c.classifierMaxTrainDocs =
+      getPositive(ctx, root, "classifier", "max_train_docs", 200000, 100, 10000000);
 
   c.planEnabled = get<bool>(root, "plan", "enabled", true);
   c.planBudget =

@@ -609,9 +609,20 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
                                       docs.nbBigramLlr[i]};
       std::copy(f, f + kNumFeatures, x);
     };
+    // Labelled rows go to rank 0; beyond max_train_docs a deterministic subsample keyed by
+    // (seed, doc_id) keeps the gather bounded (the same rows at any rank count).
+    std::uint64_t labelled = 0;
+    for (auto l : docLabel) labelled += l != 255;
+    labelled = comm.allreduceSum(labelled);
+    const double keep =
+        labelled > cfg.classifierMaxTrainDocs
+            ? static_cast<double>(cfg.classifierMaxTrainDocs) / static_cast<double>(labelled)
+            : 1.0;
     std::vector<double> rows;  // labelled rows: features, label, holdout
     for (std::size_t i = 0; i < docs.size(); ++i) {
       if (docLabel[i] == 255) continue;
+      if (keep < 1.0 && planUniform(cfg.seed ^ 0xC1A551F1ull, dedupIn.docOffset + i) >= keep)
+        continue;
       double x[kNumFeatures];
       featuresOf(i, x);
       rows.insert(rows.end(), x, x + kNumFeatures);

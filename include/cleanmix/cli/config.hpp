@@ -53,6 +53,7 @@ struct RunConfig {
   double classifierTargetFpr = 0.01;
   double classifierL2 = 0.01;
   int classifierNbBits = 14;
+  std::uint64_t classifierMaxTrainDocs = 200000;  ///< labelled rows gathered to rank 0 (sampled)
 
   // [plan]: budget allocation, quality gates and within-source weights.
   bool planEnabled = true;
