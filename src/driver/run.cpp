@@ -278,20 +278,52 @@ void writeManifest(const RunConfig& cfg, const fs::path& manifestPath) {
 }  // namespace
 
 ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
+  // Rank 0 expands the globs (directory listings only) and shares the sorted paths.
   std::string bytes;
   rootThenShare(comm, bytes, [&] {
     ShardTable t;
-    t.shards = discoverShards(cfg);
-    t.pieces = splitIntoPieces(t.shards, pieceBytesFor(t.shards, comm.size(), cfg.splitBytes));
+    t.shards = expandShardPaths(cfg);
     std::ostringstream os;
     boost::archive::binary_oarchive ar(os);  // in-job only, between identical binaries
     ar << t;
     return os.str();
   });
   ShardTable t;
-  std::istringstream is(bytes);
-  boost::archive::binary_iarchive ar(is);
-  ar >> t;
+  {
+    std::istringstream is(bytes);
+    boost::archive::binary_iarchive ar(is);
+    ar >> t;
+  }
+  // Every rank stats and open-checks a strided slice (metadata load spread over the ranks);
+  // sizes are summed, and the first error by path order is reported by every rank.
+  std::vector<std::uint64_t> sizes(t.shards.size(), 0);
+  std::uint64_t firstBad = UINT64_MAX;
+  std::string err;
+  for (std::size_t i = static_cast<std::size_t>(comm.rank()); i < t.shards.size();
+       i += static_cast<std::size_t>(comm.size())) {
+    try {
+      statShard(t.shards[i], cfg.sources[t.shards[i].source].name);
+      sizes[i] = t.shards[i].bytes;
+    } catch (const Error& e) {
+      firstBad = i;
+      err = e.what();
+      break;
+    }
+  }
+  comm.allreduceSum(std::span<std::uint64_t>(sizes));
+  const std::uint64_t bad = comm.allreduceMin(firstBad);
+  if (bad != UINT64_MAX) {
+    const int owner = static_cast<int>(bad % static_cast<std::uint64_t>(comm.size()));
+    if (comm.rank() != owner) err.clear();
+    const auto all = comm.gatherBytes(err);
+    std::string msg;
+    if (comm.isRoot())
+      for (const auto& m : all) msg += m;
+    comm.bcastBytes(msg);
+    throw CollectiveError(msg);
+  }
+  for (std::size_t i = 0; i < t.shards.size(); ++i) t.shards[i].bytes = sizes[i];
+  t.pieces = splitIntoPieces(t.shards, pieceBytesFor(t.shards, comm.size(), cfg.splitBytes));
   return t;
 }
 

@@ -40,7 +40,7 @@ std::vector<std::string> expandGlob(const std::string& pattern, const std::strin
 
 }  // namespace
 
-std::vector<ShardInfo> discoverShards(const RunConfig& cfg) {
+std::vector<ShardInfo> expandShardPaths(const RunConfig& cfg) {
   std::vector<ShardInfo> shards;
   std::map<std::string, std::string> owner;  // path -> source, to reject a file in two sources
   for (std::uint32_t s = 0; s < cfg.sources.size(); ++s) {
@@ -54,17 +54,27 @@ std::vector<ShardInfo> discoverShards(const RunConfig& cfg) {
       auto [it, fresh] = owner.emplace(p, src.name);
       if (!fresh)
         fail("discoverShards", "'{}' is matched by sources '{}' and '{}'", p, it->second, src.name);
-      struct stat st {};
-      if (::stat(p.c_str(), &st) != 0)
-        fail("discoverShards", "cannot stat '{}': {}", p, errnoText(errno));
-      if (!S_ISREG(st.st_mode))
-        fail("discoverShards", "source '{}': '{}' is not a regular file", src.name, p);
-      const int fd = ::open(p.c_str(), O_RDONLY);
-      if (fd < 0) fail("discoverShards", "cannot open '{}': {}", p, errnoText(errno));
-      ::close(fd);
-      shards.push_back({p, s, static_cast<std::uint64_t>(st.st_size), compressionOf(p)});
+      shards.push_back({p, s, 0, compressionOf(p)});
     }
   }
+  return shards;
+}
+
+void statShard(ShardInfo& shard, const std::string& sourceName) {
+  struct stat st {};
+  if (::stat(shard.path.c_str(), &st) != 0)
+    fail("discoverShards", "cannot stat '{}': {}", shard.path, errnoText(errno));
+  if (!S_ISREG(st.st_mode))
+    fail("discoverShards", "source '{}': '{}' is not a regular file", sourceName, shard.path);
+  const int fd = ::open(shard.path.c_str(), O_RDONLY);
+  if (fd < 0) fail("discoverShards", "cannot open '{}': {}", shard.path, errnoText(errno));
+  ::close(fd);
+  shard.bytes = static_cast<std::uint64_t>(st.st_size);
+}
+
+std::vector<ShardInfo> discoverShards(const RunConfig& cfg) {
+  auto shards = expandShardPaths(cfg);
+  for (auto& s : shards) statShard(s, cfg.sources[s.source].name);
   return shards;
 }
 

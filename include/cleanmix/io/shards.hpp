@@ -51,9 +51,15 @@ struct ShardTable {
   }
 };
 
-/// \brief Expand every source's globs, sort, stat and open-check each file (rank 0 only).
-/// Throws Error naming the pattern or file when a glob matches nothing, a match is a directory,
-/// or a file cannot be opened.
+/// \brief Expand every source's globs and sort (no per-file metadata calls beyond the directory
+/// listing). Throws Error naming the pattern or path when a glob matches nothing, a match is a
+/// directory, or a file is matched by two sources. Sizes are left at 0.
+std::vector<ShardInfo> expandShardPaths(const RunConfig& cfg);
+
+/// \brief Stat and open-check one shard, filling its size. Throws Error naming the file.
+void statShard(ShardInfo& shard, const std::string& sourceName);
+
+/// \brief expandShardPaths + statShard for every file (single process; tests and tools).
 std::vector<ShardInfo> discoverShards(const RunConfig& cfg);
 
 /// \brief Split plain shards larger than `pieceBytes` into ranges; compressed shards stay whole.
