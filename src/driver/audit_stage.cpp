@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/hash.hpp"
@@ -55,12 +56,15 @@ WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegmen
   const auto begins = comm.allgather(begin);
   const std::uint64_t total = comm.allreduceMax(end);
   // owner of window w: the last rank whose first token is <= the window's first token
+  // Ranks holding tokens, by first token (ascending: rank order is stream order). The owner of
+  // window w is the last of them whose first token is <= the window's first token.
+  std::vector<std::pair<std::uint64_t, int>> starts;
+  for (int r = 0; r < np; ++r)
+    if (begins[r] != UINT64_MAX) starts.emplace_back(begins[r], r);
   auto owner = [&](std::uint64_t w) {
-    const std::uint64_t t = w * window;
-    int o = 0;
-    for (int r = 0; r < np; ++r)
-      if (begins[r] != UINT64_MAX && begins[r] <= t) o = r;
-    return o;
+    const std::pair<std::uint64_t, int> key{w * window, np};
+    const auto it = std::upper_bound(starts.begin(), starts.end(), key);
+    return it == starts.begin() ? 0 : std::prev(it)->second;
   };
   // Local histograms per window (sparse): (window, bucket) pairs.
   std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> mine;

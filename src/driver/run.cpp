@@ -147,7 +147,8 @@ struct HostScoreWork {
 /// Tokenize every document of a batch on the host threads (never Kokkos inside); with `work`,
 /// also the zstd ratio, decontamination words and matches, and the exact-duplicate key.
 void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<TokenizedDoc>& docs,
-                   bool full, HostScoreWork* work) {
+                   bool full, HostScoreWork* work,
+                   const std::vector<std::uint8_t>* only = nullptr) {
   const std::size_t n = batch.size();
   if (docs.size() < n) docs.resize(n);
   if (work) {
@@ -165,6 +166,7 @@ void tokenizeBatch(const Tokenizer& tok, const TextBatch& batch, std::vector<Tok
     std::vector<std::uint64_t> scratch;
 #pragma omp for schedule(dynamic, 8)
     for (std::size_t i = 0; i < n; ++i) {
+      if (only && !(*only)[i]) continue;  // documents the caller does not need
       tok.tokenize(batch.text(i), docs[i], full);
       if (!work) continue;
       const std::string& t = docs[i].norm;
@@ -852,7 +854,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
             want[i] = docs.repeats[row + i] > 0 || ((audit || materialize) && anchor);
             any |= want[i] != 0;
           }
-          if (any) tokenizeBatch(*tokenizer, b, tdocs, false, nullptr);
+          if (any) tokenizeBatch(*tokenizer, b, tdocs, false, nullptr, &want);
           for (std::size_t i = 0; i < b.size(); ++i, ++row) {
             if (!want[i]) continue;
             const auto& ids = tdocs[i].ids;
