@@ -36,7 +36,10 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
        {{"output", Kind::String},
         {"workdir", Kind::String},
         {"seed", Kind::Integer},
-        {"progress_seconds", Kind::Float}}},
+        {"progress_seconds", Kind::Float},
+        {"checkpoint", Kind::Bool},
+        {"checkpoint_seconds", Kind::Float},
+        {"keep_checkpoints", Kind::Bool}}},
       {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
       {"lm", {{"table_bits", Kind::Integer}, {"lambdas", Kind::FloatList}}},
       {"dedup",
@@ -234,6 +237,20 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   std::ostringstream os;
   os << root;
   c.effectiveToml = os.str();
+  {
+    // What the results depend on: the config without the keys that only steer how the run
+    // goes (progress, checkpoints, threads, batch size), so a resume may change them.
+    toml::table key = root;
+    if (auto* run = key["run"].as_table())
+      for (const char* k :
+           {"progress_seconds", "checkpoint", "checkpoint_seconds", "keep_checkpoints"})
+        run->erase(k);
+    if (auto* score = key["score"].as_table())
+      for (const char* k : {"omp_threads", "batch_bytes"}) score->erase(k);
+    std::ostringstream ks;
+    ks << key;
+    c.resultToml = ks.str();
+  }
 
   const fs::path stemDefault = fs::path(displayName).stem();
   c.output = resolve(
@@ -243,6 +260,12 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
                   : fs::path(c.output.string() + ".work");
   c.seed = getPositive(ctx, root, "run", "seed", 42, 0, UINT64_MAX >> 1);
   c.progressSeconds = get<double>(root, "run", "progress_seconds", 5.0);
+  c.checkpoint = get<bool>(root, "run", "checkpoint", true);
+  c.checkpointSeconds = get<double>(root, "run", "checkpoint_seconds", 300.0);
+  if (!(c.checkpointSeconds > 0))
+    configFail("loadConfig", "{}: run.checkpoint_seconds must be > 0",
+               ctx.where(*root["run"]["checkpoint_seconds"].node()));
+  c.keepCheckpoints = get<bool>(root, "run", "keep_checkpoints", false);
 
   c.tokenizerKind = get<std::string>(root, "tokenizer", "kind", "words");
   if (c.tokenizerKind != "words")

@@ -10,6 +10,7 @@
 #include <boost/archive/text_iarchive.hpp>
 #include <boost/archive/text_oarchive.hpp>
 #include <boost/serialization/string.hpp>
+#include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
 #include <filesystem>
 #include <cstring>
@@ -17,6 +18,9 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
+#include <thread>
+#include <functional>
+#include <chrono>
 #include <unordered_map>
 #include <sstream>
 
@@ -30,6 +34,7 @@
 #include "cleanmix/core/tables.hpp"
 #include "cleanmix/contam/decontam.hpp"
 #include "cleanmix/contam/dedup.hpp"
+#include "cleanmix/driver/checkpoint.hpp"
 #include "cleanmix/driver/dedup.hpp"
 #include "cleanmix/driver/audit_stage.hpp"
 #include "cleanmix/driver/plan_stage.hpp"
@@ -87,16 +92,34 @@ struct PieceTally {
   explicit PieceTally(std::size_t n) : lines(n, 0), docs(n, 0), errors(n, 0) {}
 };
 
+/// Checkpoint hooks of a stage that is checkpointed per piece. With hooks, batches never span
+/// pieces: the batch is flushed at the end of every piece, before `done(piece)`.
+struct PieceHooks {
+  std::function<bool(std::uint32_t)> skip;  ///< true: the piece was restored from a checkpoint
+  std::function<void(std::uint32_t)> done;  ///< the piece is finished (its batch was flushed)
+  bool honourStop = false;                  ///< a stop request (SIGUSR1) ends the loop early
+  bool stopped = false;                     ///< out: the loop ended early on a stop request
+};
+
 /// Read every line of pieces [begin, end): documents go to `onDoc(batch)` in batches of about
 /// `batchBytes`, quarantined lines to `onError(piece, line, reason)`.
 template <class OnBatch, class OnError>
 void readPieces(const RunConfig& cfg, const ShardTable& table, std::uint32_t begin,
                 std::uint32_t end, PieceTally* tally, Progress& progress, OnBatch onBatch,
-                OnError onError) {
+                OnError onError, PieceHooks* hooks = nullptr) {
   JsonlParser parser;
   TextBatch batch;
   std::uint64_t rawDone = 0;
   for (std::uint32_t p = begin; p < end; ++p) {
+    if (hooks && hooks->honourStop && ckpt::stopRequested()) {
+      hooks->stopped = true;
+      break;
+    }
+    if (hooks && hooks->skip && hooks->skip(p)) {
+      rawDone += pieceBytes(table.pieces[p]);
+      progress.update(p - begin + 1, rawDone);
+      continue;
+    }
     const Piece& piece = table.pieces[p];
     const ShardInfo& shard = table.shards[piece.shard];
     const std::string& key = cfg.sources[shard.source].textKey;
@@ -127,6 +150,13 @@ void readPieces(const RunConfig& cfg, const ShardTable& table, std::uint32_t beg
     }
     if (tally) tally->lines[p] = n;
     rawDone += reader.rawConsumed();
+    if (hooks) {
+      if (batch.size() > 0) onBatch(batch);
+      batch.clear();
+      if (const int ms = ckpt::testPieceDelayMs(); ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      if (hooks->done) hooks->done(p);
+    }
     progress.update(p - begin + 1, rawDone);
   }
   if (batch.size() > 0) onBatch(batch);
@@ -208,6 +238,13 @@ void rootThenShare(const Communicator& comm, std::string& payload, F work) {
   comm.bcastBytes(payload);
 }
 
+/// A stop request ends a stage on every rank once any rank saw it (each finishes its current
+/// piece first; their checkpoints are written by then). Collective.
+bool stopAgreed(const Communicator& comm, bool stoppedHere, const ckpt::Store& store) {
+  const int mine = store.enabled() && (stoppedHere || ckpt::stopRequested()) ? 1 : 0;
+  return comm.allreduceMax<int>(mine) != 0;
+}
+
 /// The completion record in the work directory (Boost text archive: portable, outlives the job).
 struct RunManifest {
   std::string version, configHash, output;
@@ -245,6 +282,11 @@ std::uint64_t peakRssBytes() {
 
 std::string configHash(const RunConfig& cfg) {
   return fmt::format("{:016x}", XXH3_64bits(cfg.effectiveToml.data(), cfg.effectiveToml.size()));
+}
+
+/// What checkpoints must match: the config keys that can change a result.
+std::string checkpointKey(const RunConfig& cfg) {
+  return fmt::format("{:016x}", XXH3_64bits(cfg.resultToml.data(), cfg.resultToml.size()));
 }
 
 /// --resume: true when the manifest says this exact config already completed and the output
@@ -298,7 +340,7 @@ ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
   }
   // Every rank stats and open-checks a strided slice (metadata load spread over the ranks);
   // sizes are summed, and the first error by path order is reported by every rank.
-  std::vector<std::uint64_t> sizes(t.shards.size(), 0);
+  std::vector<std::uint64_t> sizes(t.shards.size(), 0), mtimes(t.shards.size(), 0);
   std::uint64_t firstBad = UINT64_MAX;
   std::string err;
   for (std::size_t i = static_cast<std::size_t>(comm.rank()); i < t.shards.size();
@@ -306,6 +348,7 @@ ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
     try {
       statShard(t.shards[i], cfg.sources[t.shards[i].source].name);
       sizes[i] = t.shards[i].bytes;
+      mtimes[i] = static_cast<std::uint64_t>(t.shards[i].mtimeNs);
     } catch (const Error& e) {
       firstBad = i;
       err = e.what();
@@ -313,6 +356,7 @@ ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
     }
   }
   comm.allreduceSum(std::span<std::uint64_t>(sizes));
+  comm.allreduceSum(std::span<std::uint64_t>(mtimes));
   const std::uint64_t bad = comm.allreduceMin(firstBad);
   if (bad != UINT64_MAX) {
     const int owner = static_cast<int>(bad % static_cast<std::uint64_t>(comm.size()));
@@ -324,7 +368,10 @@ ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
     comm.bcastBytes(msg);
     throw CollectiveError(msg);
   }
-  for (std::size_t i = 0; i < t.shards.size(); ++i) t.shards[i].bytes = sizes[i];
+  for (std::size_t i = 0; i < t.shards.size(); ++i) {
+    t.shards[i].bytes = sizes[i];
+    t.shards[i].mtimeNs = static_cast<std::int64_t>(mtimes[i]);
+  }
   t.pieces = splitIntoPieces(t.shards, pieceBytesFor(t.shards, comm.size(), cfg.splitBytes));
   return t;
 }
@@ -356,13 +403,11 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
                    cfg.output.string());
       return 0;
     }
-    if (comm.isRoot())
-      fmt::print(stderr,
-                 "[cleanmix] --resume: no completed run recorded in {}; running all stages "
-                 "(per-stage checkpoints are not implemented yet)\n",
-                 cfg.workdir.string());
   }
   if (cfg.ompThreads > 0) omp_set_num_threads(cfg.ompThreads);
+  // Checkpoints (not for calibrate, which writes no run file).
+  const ckpt::Store store(cfg.workdir, checkpointKey(cfg), cfg.checkpoint && !opts.calibrateOnly);
+  if (store.enabled()) ckpt::installStopHandler();
 
   std::vector<double> timing(kNumPhases, 0.0);
   double t = MPI_Wtime();
@@ -373,15 +418,40 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   };
   Progress progress(comm.isRoot(), cfg.progressSeconds);
 
-  // ---- index ----
-  const ShardTable table = indexStage(cfg, comm);
+  // ---- index (a resume reuses the saved pieces: their boundaries depend on the rank count) ----
+  ShardTable table = indexStage(cfg, comm);
+  bool resumed = false;
+  if (store.enabled()) {
+    std::string saved;
+    rootThenShare(comm, saved, [&]() -> std::string {
+      std::string why;
+      if (opts.resume) {
+        if (auto t = store.loadIndex(table, why)) {
+          std::ostringstream os;
+          boost::archive::binary_oarchive ar(os);  // in-job only
+          ar << *t;
+          return "R" + os.str();
+        }
+        fmt::print(stderr, "[cleanmix] --resume: {}; starting from the beginning\n", why);
+      }
+      store.startFresh(table);
+      return "F";
+    });
+    if (saved[0] == 'R') {
+      std::istringstream is(saved.substr(1));
+      boost::archive::binary_iarchive ar(is);
+      ar >> table;
+      resumed = true;
+    }
+  }
   const ShardAssignment assign = assignPieces(table, comm.size());
   const std::uint32_t pBegin = assign.begin(comm.rank()), pEnd = assign.end(comm.rank());
   std::uint64_t myBytes = 0;
   for (std::uint32_t p = pBegin; p < pEnd; ++p) myBytes += pieceBytes(table.pieces[p]);
   if (comm.isRoot())
-    fmt::print(stderr, "[cleanmix] index: {} sources, {} shards, {} pieces over {} ranks\n",
-               cfg.sources.size(), table.shards.size(), table.pieces.size(), comm.size());
+    fmt::print(stderr, "[cleanmix] index: {} sources, {} shards, {} pieces over {} ranks{}\n",
+               cfg.sources.size(), table.shards.size(), table.pieces.size(), comm.size(),
+               resumed ? " (pieces of the checkpointed run)" : "");
   lap(kIndex);
 
   // ---- count: tokenize, unigram buckets per provenance class (anchor + pool documents) ----
@@ -428,6 +498,100 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   std::vector<ErrorRow> errors;
   std::vector<std::uint32_t> errorPiece;
   std::vector<TokenizedDoc> tdocs;
+  // Count checkpoints: segments of earlier runs cover sets of pieces. Every rank verifies a
+  // strided share (checksum and columns) and keeps what it verified; the accepted segments are
+  // disjoint (name order decides), and their pieces are not read again.
+  std::vector<std::uint8_t> counted(table.pieces.size(), 0);
+  std::vector<ckpt::CountSegment> restored;  // verified segments this rank adds after counting
+  std::uint64_t restoredPieces = 0;
+  if (resumed) {
+    std::vector<std::pair<std::string, ckpt::Sidecar>> listed;
+    std::string bytes;
+    rootThenShare(comm, bytes, [&] {
+      std::ostringstream os;
+      boost::archive::binary_oarchive ar(os);  // in-job only
+      auto l = store.listCountSegments();
+      ar << l;
+      return os.str();
+    });
+    {
+      std::istringstream is(bytes);
+      boost::archive::binary_iarchive ar(is);
+      ar >> listed;
+    }
+    std::vector<std::uint64_t> ok(listed.size(), 0);
+    std::vector<std::optional<ckpt::CountSegment>> mine(listed.size());
+    for (std::size_t k = static_cast<std::size_t>(comm.rank()); k < listed.size();
+         k += static_cast<std::size_t>(comm.size())) {
+      std::string why;
+      mine[k] = store.readCountSegment(listed[k].first, why);
+      if (mine[k]) {
+        ok[k] = 1;
+        for (const auto p : mine[k]->pieces)
+          if (p >= table.pieces.size()) ok[k] = 0;
+      } else {
+        fmt::print(stderr, "[cleanmix] rank {}: count checkpoint {} ignored: {}\n", comm.rank(),
+                   listed[k].first, why);
+      }
+    }
+    comm.allreduceSum(std::span<std::uint64_t>(ok));
+    for (std::size_t k = 0; k < listed.size(); ++k) {
+      if (!ok[k]) continue;
+      bool disjoint = true;
+      for (const auto p : listed[k].second.pieces) disjoint &= counted[p] == 0;
+      if (!disjoint) continue;
+      for (const auto p : listed[k].second.pieces) counted[p] = 1;
+      restoredPieces += listed[k].second.pieces.size();
+      if (mine[k]) restored.push_back(std::move(*mine[k]));
+    }
+    if (comm.isRoot())
+      fmt::print(stderr, "[cleanmix] --resume: count stage restores {} of {} pieces from {}\n",
+                 restoredPieces, table.pieces.size(), (store.dir() / "count").string());
+  }
+  // This run's own segment: everything this rank counts now, rewritten every
+  // checkpoint_seconds, at the end of its range and on a stop request.
+  std::vector<std::uint32_t> countedNow;
+  std::size_t snapshotted = 0;
+  auto lastSnapshot = std::chrono::steady_clock::now();
+  auto snapshot = [&] {
+    if (!store.enabled() || countedNow.empty() || snapshotted == countedNow.size()) return;
+    ckpt::CountSegment seg;
+    seg.pieces = countedNow;
+    for (const auto p : countedNow) {
+      seg.lines.push_back(tally.lines[p]);
+      seg.docs.push_back(tally.docs[p]);
+      seg.errors.push_back(tally.errors[p]);
+    }
+    for (std::size_t e = 0; e < errors.size(); ++e) {
+      seg.errPiece.push_back(errorPiece[e]);
+      seg.errLine.push_back(errors[e].line);
+      seg.errReasonText.insert(seg.errReasonText.end(), errors[e].reason.begin(),
+                               errors[e].reason.end());
+      seg.errReasonEnd.push_back(seg.errReasonText.size());
+    }
+    ckpt::sparsify(counts, seg.countIdx, seg.countVal);
+    ckpt::sparsify(lm.table, seg.lmIdx, seg.lmVal);
+    if (fitNb) ckpt::sparsify(nbc.counts, seg.nbIdx, seg.nbVal);
+    for (const auto& g : benchLocal) {
+      seg.benchKey.push_back(g.key);
+      seg.benchSources.push_back(g.sources);
+      seg.benchLen.push_back(g.length);
+    }
+    seg.benchSkipped = benchSkipped;
+    seg.anchorDocs = {anchorDocs};
+    store.writeCountSegment(ckpt::Store::countName(countedNow.front()), seg);
+    snapshotted = countedNow.size();
+    lastSnapshot = std::chrono::steady_clock::now();
+  };
+  PieceHooks countHooks;
+  countHooks.honourStop = store.enabled();
+  countHooks.skip = [&](std::uint32_t p) { return counted[p] != 0; };
+  countHooks.done = [&](std::uint32_t p) {
+    countedNow.push_back(p);
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - lastSnapshot).count() >=
+        cfg.checkpointSeconds)
+      snapshot();
+  };
   progress.start("count", pEnd - pBegin, myBytes);
   readPieces(
       cfg, table, pBegin, pEnd, &tally, progress,
@@ -461,8 +625,78 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       [&](std::uint32_t p, std::uint64_t line, const std::string& reason) {
         errors.push_back({table.pieces[p].shard, line, reason});
         errorPiece.push_back(p);
-      });
+      },
+      &countHooks);
   progress.finish();
+  snapshot();
+  if (stopAgreed(comm, countHooks.stopped, store)) {
+    const std::uint64_t done = comm.allreduceSum<std::uint64_t>(countedNow.size());
+    if (comm.isRoot())
+      fmt::print(stderr,
+                 "[cleanmix] stop requested (SIGUSR1) in the count stage: {} + {} of {} pieces "
+                 "checkpointed in {}; exiting with status {} (rerun with --resume, any rank "
+                 "count)\n",
+                 restoredPieces, done, table.pieces.size(), store.dir().string(),
+                 ckpt::kExitStopped);
+    return ckpt::kExitStopped;
+  }
+  // Restored segments: integers add; quarantine rows go to the rank owning their piece now.
+  if (resumed) {
+    std::vector<std::vector<char>> errOut(comm.size());
+    for (auto& seg : restored) {
+      ckpt::addSparse(counts, seg.countIdx, seg.countVal, "count checkpoint unigram counts");
+      ckpt::addSparse(lm.table, seg.lmIdx, seg.lmVal, "count checkpoint LM counts");
+      if (fitNb) ckpt::addSparse(nbc.counts, seg.nbIdx, seg.nbVal, "count checkpoint NB counts");
+      for (std::size_t k = 0; k < seg.pieces.size(); ++k) {
+        tally.lines[seg.pieces[k]] += seg.lines[k];
+        tally.docs[seg.pieces[k]] += seg.docs[k];
+        tally.errors[seg.pieces[k]] += seg.errors[k];
+      }
+      for (std::size_t k = 0; k < seg.benchKey.size(); ++k)
+        benchLocal.push_back({seg.benchKey[k], seg.benchSources[k], seg.benchLen[k]});
+      for (std::size_t k = 0; k < benchSkipped.size() && k < seg.benchSkipped.size(); ++k)
+        benchSkipped[k] += seg.benchSkipped[k];
+      anchorDocs += seg.anchorDocs[0];
+      for (std::size_t e = 0; e < seg.errPiece.size(); ++e) {
+        const std::uint32_t p = seg.errPiece[e];
+        const int owner = static_cast<int>(
+            std::upper_bound(assign.firstPiece.begin(), assign.firstPiece.end(), p) -
+            assign.firstPiece.begin() - 1);
+        const std::uint64_t from = e ? seg.errReasonEnd[e - 1] : 0, to = seg.errReasonEnd[e];
+        auto& out = errOut[owner];
+        const std::uint64_t head[3] = {p, seg.errLine[e], to - from};
+        out.insert(out.end(), reinterpret_cast<const char*>(head),
+                   reinterpret_cast<const char*>(head) + sizeof head);
+        out.insert(out.end(), seg.errReasonText.begin() + static_cast<std::ptrdiff_t>(from),
+                   seg.errReasonText.begin() + static_cast<std::ptrdiff_t>(to));
+      }
+    }
+    restored = {};
+    const std::vector<char> in = comm.alltoallv(errOut);
+    for (std::size_t o = 0; o < in.size();) {
+      std::uint64_t head[3];
+      std::memcpy(head, in.data() + o, sizeof head);
+      o += sizeof head;
+      const auto p = static_cast<std::uint32_t>(head[0]);
+      errors.push_back({table.pieces[p].shard, head[1], std::string(in.data() + o, head[2])});
+      errorPiece.push_back(p);
+      o += head[2];
+    }
+    // Quarantine rows in input order, as an uninterrupted run lists them.
+    std::vector<std::size_t> order(errors.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return std::tie(errorPiece[a], errors[a].line) < std::tie(errorPiece[b], errors[b].line);
+    });
+    std::vector<ErrorRow> e2;
+    std::vector<std::uint32_t> p2;
+    for (const auto k : order) {
+      e2.push_back(std::move(errors[k]));
+      p2.push_back(errorPiece[k]);
+    }
+    errors = std::move(e2);
+    errorPiece = std::move(p2);
+  }
   lap(kCount);
 
   // ---- reduce: integer histograms and per-piece tallies ----
@@ -514,6 +748,25 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   DocRows& docs = run.docs;
   BatchInput bin;
   BatchOutput bout;
+  // Rows of the piece being scored (checkpointed when it is done) and of the rank so far.
+  ckpt::ScoreRows cur, acc;
+  std::uint64_t scoreRestored = 0, scoredNow = 0;
+  PieceHooks scoreHooks;
+  scoreHooks.honourStop = store.enabled();
+  scoreHooks.skip = [&](std::uint32_t p) {
+    if (!resumed) return false;
+    auto rows = store.readScorePiece(p, tally.docs[p]);
+    if (!rows) return false;
+    acc.append(*rows);
+    ++scoreRestored;
+    return true;
+  };
+  scoreHooks.done = [&](std::uint32_t p) {
+    if (store.enabled()) store.writeScorePiece(p, cur);
+    acc.append(cur);
+    cur.clear();
+    ++scoredNow;
+  };
   progress.start("score", pEnd - pBegin, myBytes);
   readPieces(
       cfg, table, pBegin, pEnd, nullptr, progress,
@@ -526,61 +779,86 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
           const int cls = labelOf(src);
           const std::string_view raw = b.text(i);
           const bool holdout = inHoldout(src.name, XXH3_64bits(raw.data(), raw.size()));
-          docLabel.push_back(cls < 0 ? 255 : static_cast<std::uint8_t>(cls));
-          docHoldout.push_back(holdout ? 1 : 0);
+          cur.label.push_back(cls < 0 ? 255 : static_cast<std::uint8_t>(cls));
+          cur.holdout.push_back(holdout ? 1 : 0);
           if (fitNb && cls >= 0 && !holdout) work.ownClass[i] = static_cast<std::int8_t>(cls);
         }
         tokenizeBatch(*tokenizer, b, tdocs, true, &work);
         bin.clear();
+        DocRows& d = cur.d;
         for (std::size_t i = 0; i < b.size(); ++i) {
-          const TokenizedDoc& d = tdocs[i];
+          const TokenizedDoc& td = tdocs[i];
           const Piece& piece = table.pieces[b.piece[i]];
           const auto& src = cfg.sources[table.shards[piece.shard].source];
-          bin.append(d.ids, d.lens, d.sentLens, d.lineHashes, src.role == Role::Anchor, d.words);
-          docs.source.push_back(static_cast<std::uint16_t>(table.shards[piece.shard].source));
-          docs.shard.push_back(piece.shard);
-          docs.line.push_back(lineBase[b.piece[i]] + b.localLine[i]);
-          docs.provenance.push_back(static_cast<std::uint8_t>(src.provenance));
-          docs.nBytes.push_back(d.norm.size());
-          docs.nTokens.push_back(d.ids.size());
-          docs.nSentences.push_back(static_cast<std::uint32_t>(d.sentLens.size()));
-          docs.utf8Replaced.push_back(b.replaced[i] + d.replaced);
-          docs.compressionRatio.push_back(work.compression[i]);
-          docs.contaminated.push_back(work.contaminated[i]);
-          docs.nbUnigramLlr.push_back(work.nbUni[i]);
-          docs.nbBigramLlr.push_back(work.nbBi[i]);
-          dedupIn.exactKeys.push_back(work.exactKey[i]);
-          dedupIn.provRank.push_back(provenanceRank(src.provenance));
-          dedupIn.participate.push_back(src.role == Role::Benchmark ? 0 : 1);
+          bin.append(td.ids, td.lens, td.sentLens, td.lineHashes, src.role == Role::Anchor,
+                     td.words);
+          d.source.push_back(static_cast<std::uint16_t>(table.shards[piece.shard].source));
+          d.shard.push_back(piece.shard);
+          d.line.push_back(lineBase[b.piece[i]] + b.localLine[i]);
+          d.provenance.push_back(static_cast<std::uint8_t>(src.provenance));
+          d.nBytes.push_back(td.norm.size());
+          d.nTokens.push_back(td.ids.size());
+          d.nSentences.push_back(static_cast<std::uint32_t>(td.sentLens.size()));
+          d.utf8Replaced.push_back(b.replaced[i] + td.replaced);
+          d.compressionRatio.push_back(work.compression[i]);
+          d.contaminated.push_back(work.contaminated[i]);
+          d.nbUnigramLlr.push_back(work.nbUni[i]);
+          d.nbBigramLlr.push_back(work.nbBi[i]);
+          cur.exactKeys.push_back(work.exactKey[i]);
+          cur.provRank.push_back(provenanceRank(src.provenance));
+          cur.participate.push_back(src.role == Role::Benchmark ? 0 : 1);
           for (int k = 0; k < 64; ++k)
-            if (work.benchSources[i] >> k & 1) ++benchDirtyLocal[k];
+            if (work.benchSources[i] >> k & 1) ++cur.benchDirty[k];
         }
         scorer->score(bin, bout);
         auto app = [](std::vector<double>& dst, const std::vector<double>& src) {
           dst.insert(dst.end(), src.begin(), src.end());
         };
-        docs.nTypes.insert(docs.nTypes.end(), bout.nTypes.begin(), bout.nTypes.end());
-        app(docs.entropyBits, bout.entropyBits);
-        app(docs.ttr, bout.ttr);
-        app(docs.mattr, bout.mattr);
-        app(docs.burstiness, bout.burstiness);
-        app(docs.dupLineFrac, bout.dupLineFrac);
-        app(docs.top2gramFrac, bout.top2gramFrac);
-        app(docs.dup5gramFrac, bout.dup5gramFrac);
-        app(docs.tailScore, bout.tailScore);
-        app(docs.refPpl, bout.refPpl);
-        app(docs.sentSurprisalSd, bout.sentSurprisalSd);
-        dedupIn.bandKeys.insert(dedupIn.bandKeys.end(), bout.bandKeys.begin(), bout.bandKeys.end());
+        d.nTypes.insert(d.nTypes.end(), bout.nTypes.begin(), bout.nTypes.end());
+        app(d.entropyBits, bout.entropyBits);
+        app(d.ttr, bout.ttr);
+        app(d.mattr, bout.mattr);
+        app(d.burstiness, bout.burstiness);
+        app(d.dupLineFrac, bout.dupLineFrac);
+        app(d.top2gramFrac, bout.top2gramFrac);
+        app(d.dup5gramFrac, bout.dup5gramFrac);
+        app(d.tailScore, bout.tailScore);
+        app(d.refPpl, bout.refPpl);
+        app(d.sentSurprisalSd, bout.sentSurprisalSd);
+        cur.bandKeys.insert(cur.bandKeys.end(), bout.bandKeys.begin(), bout.bandKeys.end());
         if (anchorDocs > 0)
           for (std::size_t i = 0; i < b.size(); ++i)
             if (bin.anchor[i]) {
               const double tokens = static_cast<double>(tdocs[i].ids.size() + 1);
-              looBitsMicro += std::llround(std::log2(bout.refPpl[i]) * tokens * 1e6);
-              looTokens += tdocs[i].ids.size() + 1;
+              cur.looBitsMicro += std::llround(std::log2(bout.refPpl[i]) * tokens * 1e6);
+              cur.looTokens += tdocs[i].ids.size() + 1;
             }
       },
-      [](std::uint32_t, std::uint64_t, const std::string&) {});
+      [](std::uint32_t, std::uint64_t, const std::string&) {}, &scoreHooks);
   progress.finish();
+  if (resumed && comm.isRoot())
+    fmt::print(stderr, "[cleanmix] --resume: rank 0 restored {} of its {} score pieces\n",
+               scoreRestored, pEnd - pBegin);
+  if (stopAgreed(comm, scoreHooks.stopped, store)) {
+    const std::uint64_t done = comm.allreduceSum(scoreRestored + scoredNow);
+    if (comm.isRoot())
+      fmt::print(stderr,
+                 "[cleanmix] stop requested (SIGUSR1) in the score stage: {} of {} pieces "
+                 "checkpointed in {}; exiting with status {} (rerun with --resume, any rank "
+                 "count)\n",
+                 done, table.pieces.size(), store.dir().string(), ckpt::kExitStopped);
+    return ckpt::kExitStopped;
+  }
+  docs = std::move(acc.d);
+  dedupIn.exactKeys = std::move(acc.exactKeys);
+  dedupIn.bandKeys = std::move(acc.bandKeys);
+  dedupIn.provRank = std::move(acc.provRank);
+  dedupIn.participate = std::move(acc.participate);
+  docLabel = std::move(acc.label);
+  docHoldout = std::move(acc.holdout);
+  benchDirtyLocal = acc.benchDirty;
+  looBitsMicro = acc.looBitsMicro;
+  looTokens = acc.looTokens;
   std::uint64_t myDocs = 0;
   for (std::uint32_t p = pBegin; p < pEnd; ++p) myDocs += tally.docs[p];
   if (docs.size() != myDocs)
@@ -1127,6 +1405,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     std::error_code ec;
     fs::create_directories(cfg.workdir, ec);
     if (!ec) writeManifest(cfg, manifestPath);
+    // The run is complete and recorded: its checkpoints are no longer needed.
+    if (store.enabled() && !cfg.keepCheckpoints) store.remove();
     std::uint64_t nd = 0, nq = 0, nl = 0;
     for (const auto& s : run.sources) {
       nd += s.nDocs;

@@ -70,6 +70,7 @@ void statShard(ShardInfo& shard, const std::string& sourceName) {
   if (fd < 0) fail("discoverShards", "cannot open '{}': {}", shard.path, errnoText(errno));
   ::close(fd);
   shard.bytes = static_cast<std::uint64_t>(st.st_size);
+  shard.mtimeNs = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 std::vector<ShardInfo> discoverShards(const RunConfig& cfg) {

@@ -24,6 +24,7 @@ struct SourceConfig {
 struct RunConfig {
   std::filesystem::path configPath;
   std::string effectiveToml;  ///< the config after overrides, re-serialised (root attr `config`)
+  std::string resultToml;     ///< effectiveToml without the keys that cannot change results
 
   std::filesystem::path output;
   std::filesystem::path workdir;
@@ -38,6 +39,9 @@ struct RunConfig {
   int ompThreads = 0;                      ///< tokenizer threads per rank (0: OMP default)
   std::string backend = "default";         ///< Kokkos execution space for the kernels
   double progressSeconds = 5.0;            ///< min seconds between rank-0 progress lines
+  bool checkpoint = true;                  ///< per-piece checkpoints in workdir/ckpt
+  double checkpointSeconds = 300.0;        ///< count-stage snapshot interval per rank
+  bool keepCheckpoints = false;            ///< keep workdir/ckpt after a completed run
 
   int lmTableBits = 21;                  ///< reference LM bigram/trigram table size (2^bits)
   double lmLambda[3] = {0.1, 0.3, 0.6};  ///< unigram, bigram, trigram interpolation weights

@@ -20,10 +20,11 @@ struct ShardInfo {
   std::uint32_t source = 0;
   std::uint64_t bytes = 0;
   Compression compression = Compression::None;
+  std::int64_t mtimeNs = 0;  ///< modification time (checkpoints refuse a changed corpus)
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& path& source& bytes& compression;
+    ar& path& source& bytes& compression& mtimeNs;
   }
 };
 
