@@ -107,9 +107,18 @@ class SerialFile {
   void put(const char* name, const std::vector<T>& v) const {
     const hsize_t n = v.size();
     h5::Id space(h5::checkId(H5Screate_simple(1, &n, nullptr), name), H5Sclose);
-    h5::Id d(h5::checkId(H5Dcreate2(_id, name, h5::nativeType<T>(), space, H5P_DEFAULT, H5P_DEFAULT,
-                                    H5P_DEFAULT),
-                         name),
+    // Large columns are chunked with shuffle + deflate(1): sorted indices and mostly-small
+    // counts shrink several-fold for little CPU.
+    h5::Id dcpl(h5::checkId(H5Pcreate(H5P_DATASET_CREATE), name), H5Pclose);
+    if (n >= 4096) {
+      const hsize_t chunk = std::min<hsize_t>(n, hsize_t{1} << 16);
+      h5::check(H5Pset_chunk(dcpl, 1, &chunk), name);
+      h5::check(H5Pset_shuffle(dcpl), name);
+      h5::check(H5Pset_deflate(dcpl, 1), name);
+    }
+    h5::Id d(h5::checkId(
+                 H5Dcreate2(_id, name, h5::nativeType<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                 name),
              H5Dclose);
     if (n)
       h5::check(H5Dwrite(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), name);
@@ -153,6 +162,12 @@ void sparsify(const std::vector<std::uint64_t>& dense, std::vector<std::uint64_t
               std::vector<std::uint64_t>& val) {
   idx.clear();
   val.clear();
+  std::size_t nnz = 0;
+  for (const auto v : dense) nnz += v != 0;
+  if (2 * nnz > dense.size()) {  // mostly full: dense is smaller (no indices)
+    val = dense;
+    return;
+  }
   for (std::size_t i = 0; i < dense.size(); ++i)
     if (dense[i]) {
       idx.push_back(i);
@@ -162,6 +177,12 @@ void sparsify(const std::vector<std::uint64_t>& dense, std::vector<std::uint64_t
 
 void addSparse(std::vector<std::uint64_t>& dense, const std::vector<std::uint64_t>& idx,
                const std::vector<std::uint64_t>& val, const char* what) {
+  if (idx.empty() && !val.empty()) {  // stored dense
+    if (val.size() != dense.size())
+      fail("checkpoint", "{}: {} dense values for a table of {}", what, val.size(), dense.size());
+    for (std::size_t i = 0; i < val.size(); ++i) dense[i] += val[i];
+    return;
+  }
   if (idx.size() != val.size())
     fail("checkpoint", "{}: {} indices but {} values", what, idx.size(), val.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -198,13 +219,18 @@ void Store::startFresh(const ShardTable& table) const {
   fs::remove_all(_dir, ec);
   if (ec)
     fail("checkpoint", "cannot clear old checkpoints in '{}': {}", _dir.string(), ec.message());
+  ensureDirs();
+  writeText(_dir / "index.txt", IndexFile{CLEANMIX_VERSION, _configHash, table});
+}
+
+void Store::ensureDirs() const {
+  std::error_code ec;
   for (const char* sub : {"count", "score"}) {
     fs::create_directories(_dir / sub, ec);
     if (ec)
       fail("checkpoint", "cannot create checkpoint directory '{}': {}", (_dir / sub).string(),
            ec.message());
   }
-  writeText(_dir / "index.txt", IndexFile{CLEANMIX_VERSION, _configHash, table});
 }
 
 std::optional<ShardTable> Store::loadIndex(const ShardTable& now, std::string& why) const {

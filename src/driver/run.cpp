@@ -427,6 +427,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       std::string why;
       if (opts.resume) {
         if (auto t = store.loadIndex(table, why)) {
+          store.ensureDirs();
           std::ostringstream os;
           boost::archive::binary_oarchive ar(os);  // in-job only
           ar << *t;

@@ -91,7 +91,8 @@ struct CountSegment {
   }
 };
 
-/// \brief Nonzero entries of a dense histogram, as (index, value) pairs.
+/// \brief Nonzero entries of a dense histogram, as (index, value) pairs; when more than half
+/// are nonzero, `idx` stays empty and `val` is the dense table.
 void sparsify(const std::vector<std::uint64_t>& dense, std::vector<std::uint64_t>& idx,
               std::vector<std::uint64_t>& val);
 /// \brief dense[idx[k]] += val[k]; throws Error when an index is out of range.
@@ -160,6 +161,8 @@ class Store {
   /// \brief Rank 0: the saved shard table, or nullopt (with `why`) when there is none or it
   /// belongs to another config or another corpus (paths, sizes or mtimes differ from `now`).
   std::optional<ShardTable> loadIndex(const ShardTable& now, std::string& why) const;
+  /// \brief Rank 0: create the count/ and score/ folders if missing (a resume).
+  void ensureDirs() const;
   /// \brief Rank 0: remove the checkpoint directory (after a completed run).
   void remove() const;
 
