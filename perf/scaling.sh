@@ -36,6 +36,7 @@ run_point() {  # mode np MB rep
   local mode="$1" np="$2" mb="$3" rep="$4" d h5
   d="$(corpus "$mb")"
   h5="$out/$mode-np$np-r$rep.h5"
+  rm -rf "$h5" "$h5.work"  # the job script passes --resume: never time a stale completed run
   if [ "$slurm" = 1 ]; then
     local tpn="${CLEANMIX_TASKS_PER_NODE:-1}" nodes jid
     nodes=$(( (np + tpn - 1) / tpn ))

@@ -630,6 +630,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       &countHooks);
   progress.finish();
   snapshot();
+  lap(kCount);  // before the first collective: a rank's count time excludes waiting for others
   if (stopAgreed(comm, countHooks.stopped, store)) {
     const std::uint64_t done = comm.allreduceSum<std::uint64_t>(countedNow.size());
     if (comm.isRoot())
@@ -698,7 +699,6 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     errors = std::move(e2);
     errorPiece = std::move(p2);
   }
-  lap(kCount);
 
   // ---- reduce: integer histograms and per-piece tallies ----
   comm.allreduceSum(std::span<std::uint64_t>(counts));
@@ -837,6 +837,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       },
       [](std::uint32_t, std::uint64_t, const std::string&) {}, &scoreHooks);
   progress.finish();
+  lap(kScore);  // before the stop agreement (a collective): waiting counts in the next phase
   if (resumed && comm.isRoot())
     fmt::print(stderr, "[cleanmix] --resume: rank 0 restored {} of its {} score pieces\n",
                scoreRestored, pEnd - pBegin);
@@ -867,7 +868,6 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
          "rank {}: score stage saw {} documents, count stage {} (input changed "
          "during the run?)",
          comm.rank(), docs.size(), myDocs);
-  lap(kScore);
 
   // ---- dedup: LSH band keys shuffled by key, components across ranks ----
   dedupIn.docOffset = comm.exscanSum(docs.size());
