@@ -41,24 +41,6 @@ struct IndexFile {
   }
 };
 
-std::string checksumOf(const fs::path& p, std::uint64_t& bytes) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  std::vector<char> buf(1 << 20);
-  bytes = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    XXH3_64bits_update(st, buf.data(), got);
-    bytes += got;
-  }
-  const auto h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return fmt::format("{:016x}", h);
-}
-
 /// Write a small text archive atomically (temp name, then rename).
 template <class T>
 void writeText(const fs::path& path, const T& obj) {
@@ -156,6 +138,24 @@ int testPieceDelayMs() {
     return s ? std::max(0, std::atoi(s)) : 0;
   }();
   return ms;
+}
+
+std::string fileChecksum(const fs::path& p, std::uint64_t& bytes) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return {};
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  std::vector<char> buf(1 << 20);
+  bytes = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    XXH3_64bits_update(st, buf.data(), got);
+    bytes += got;
+  }
+  const auto h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return fmt::format("{:016x}", h);
 }
 
 void sparsify(const std::vector<std::uint64_t>& dense, std::vector<std::uint64_t>& idx,
@@ -276,7 +276,7 @@ void Store::remove() const {
 void Store::commit(const fs::path& tmp, const fs::path& final, std::vector<std::uint32_t> pieces,
                    std::uint64_t docs) const {
   Sidecar s{CLEANMIX_VERSION, _configHash, 0, {}, std::move(pieces), docs};
-  s.checksum = checksumOf(tmp, s.bytes);
+  s.checksum = fileChecksum(tmp, s.bytes);
   // Verify: the file re-read from disk must be readable as HDF5 and have the size written.
   std::error_code ec;
   if (s.checksum.empty() || s.bytes != fs::file_size(tmp, ec) || ec || H5Fis_hdf5(tmp.c_str()) <= 0)
@@ -298,7 +298,7 @@ std::optional<Sidecar> Store::verify(const fs::path& file, std::string& why) con
     return std::nullopt;
   }
   std::uint64_t bytes = 0;
-  const std::string sum = checksumOf(file, bytes);
+  const std::string sum = fileChecksum(file, bytes);
   if (sum != s.checksum || bytes != s.bytes) {
     why = fmt::format("size/checksum {}/{} != sidecar {}/{}", bytes, sum, s.bytes, s.checksum);
     return std::nullopt;

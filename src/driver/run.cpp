@@ -256,24 +256,6 @@ struct RunManifest {
   }
 };
 
-std::string fileChecksum(const fs::path& p, std::uint64_t& bytes) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  std::vector<char> buf(1 << 20);
-  bytes = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    XXH3_64bits_update(st, buf.data(), got);
-    bytes += got;
-  }
-  const auto h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return fmt::format("{:016x}", h);
-}
-
 std::uint64_t peakRssBytes() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -303,13 +285,13 @@ bool alreadyComplete(const RunConfig& cfg, const fs::path& manifestPath) {
   }
   std::uint64_t bytes = 0;
   return m.configHash == configHash(cfg) && m.output == cfg.output.string() &&
-         m.version == CLEANMIX_VERSION && fileChecksum(cfg.output, bytes) == m.outputChecksum &&
-         bytes == m.outputBytes;
+         m.version == CLEANMIX_VERSION &&
+         ckpt::fileChecksum(cfg.output, bytes) == m.outputChecksum && bytes == m.outputBytes;
 }
 
 void writeManifest(const RunConfig& cfg, const fs::path& manifestPath) {
   RunManifest m{CLEANMIX_VERSION, configHash(cfg), cfg.output.string(), 0, {}};
-  m.outputChecksum = fileChecksum(cfg.output, m.outputBytes);
+  m.outputChecksum = ckpt::fileChecksum(cfg.output, m.outputBytes);
   const fs::path tmp = manifestPath.string() + ".tmp";
   {
     std::ofstream out(tmp);

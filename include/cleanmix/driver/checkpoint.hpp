@@ -39,6 +39,9 @@ bool stopRequested();
 /// (`CLEANMIX_TEST_PIECE_DELAY_MS`), so signal tests can hit a stage on a small corpus.
 int testPieceDelayMs();
 
+/// \brief XXH3-64 (hex) of a file's bytes, and its size; "" when it cannot be read.
+std::string fileChecksum(const std::filesystem::path& p, std::uint64_t& bytes);
+
 /// \brief The `.done` sidecar of a committed checkpoint file.
 struct Sidecar {
   std::string version, configHash;
