@@ -149,7 +149,7 @@ void readPieces(const RunConfig& cfg, const ShardTable& table, std::uint32_t beg
       }
     }
     if (tally) tally->lines[p] = n;
-    rawDone += reader.rawConsumed();
+    rawDone += std::min(reader.rawConsumed(), pieceBytes(piece));  // the reader reads ahead
     if (hooks) {
       if (batch.size() > 0) onBatch(batch);
       batch.clear();
