@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <boost/archive/text_iarchive.hpp>
-#include <boost/archive/text_oarchive.hpp>
 #include <boost/serialization/vector.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 
+#include "cleanmix/core/archive.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/hash.hpp"
 
@@ -236,15 +236,7 @@ Metrics evaluate(std::span<const double> scores, std::span<const std::uint8_t> l
 }
 
 void saveModel(const ClassifierModel& m, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) fail("saveModel", "cannot write '{}'", tmp);
-    out.precision(17);
-    boost::archive::text_oarchive ar(out);
-    ar << m;
-  }
-  std::filesystem::rename(tmp, path);
+  writeTextFile(path, m);
 }
 
 ClassifierModel loadModel(const std::string& path) {

@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/archive/text_iarchive.hpp>
-#include <boost/archive/text_oarchive.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 #include <csignal>
@@ -16,6 +14,7 @@
 #include <fstream>
 #include <type_traits>
 
+#include "cleanmix/core/archive.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/output/h5.hpp"
@@ -40,34 +39,6 @@ struct IndexFile {
     ar& version& configHash& table;
   }
 };
-
-/// Write a small text archive atomically (temp name, then rename).
-template <class T>
-void writeText(const fs::path& path, const T& obj) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) fail("checkpoint", "cannot write '{}': {}", tmp.string(), std::strerror(errno));
-    boost::archive::text_oarchive ar(out);
-    ar << obj;
-    out.flush();
-    if (!out) fail("checkpoint", "cannot write '{}' (disk full?)", tmp.string());
-  }
-  fs::rename(tmp, path);
-}
-
-template <class T>
-bool readText(const fs::path& path, T& obj) {
-  std::ifstream in(path);
-  if (!in) return false;
-  try {
-    boost::archive::text_iarchive ar(in);
-    ar >> obj;
-  } catch (const std::exception&) {
-    return false;
-  }
-  return true;
-}
 
 /// Serial HDF5 (one file per rank and piece; the sec2 driver, no MPI-IO).
 class SerialFile {
@@ -220,7 +191,7 @@ void Store::startFresh(const ShardTable& table) const {
   if (ec)
     fail("checkpoint", "cannot clear old checkpoints in '{}': {}", _dir.string(), ec.message());
   ensureDirs();
-  writeText(_dir / "index.txt", IndexFile{CLEANMIX_VERSION, _configHash, table});
+  writeTextFile(_dir / "index.txt", IndexFile{CLEANMIX_VERSION, _configHash, table});
 }
 
 void Store::ensureDirs() const {
@@ -239,7 +210,7 @@ std::optional<ShardTable> Store::loadIndex(const ShardTable& now, std::string& w
     why = "no checkpoints in " + _dir.string();
     return std::nullopt;
   }
-  if (!readText(_dir / "index.txt", f)) {
+  if (!readTextFile(_dir / "index.txt", f)) {
     why = "unreadable " + (_dir / "index.txt").string();
     return std::nullopt;
   }
@@ -284,12 +255,12 @@ void Store::commit(const fs::path& tmp, const fs::path& final, std::vector<std::
   const fs::path done = final.string() + ".done";
   fs::remove(done, ec);  // a stale sidecar never vouches for the new file
   fs::rename(tmp, final);
-  writeText(done, s);
+  writeTextFile(done, s);
 }
 
 std::optional<Sidecar> Store::verify(const fs::path& file, std::string& why) const {
   Sidecar s;
-  if (!readText(file.string() + ".done", s)) {
+  if (!readTextFile(file.string() + ".done", s)) {
     why = "no sidecar";
     return std::nullopt;
   }
@@ -313,7 +284,7 @@ std::vector<std::pair<std::string, Sidecar>> Store::listCountSegments() const {
     const std::string name = e.path().filename().string();
     if (name.size() < 4 || name.substr(name.size() - 3) != ".h5") continue;
     Sidecar s;
-    if (!readText(e.path().string() + ".done", s)) continue;
+    if (!readTextFile(e.path().string() + ".done", s)) continue;
     if (s.configHash != _configHash || s.version != CLEANMIX_VERSION) continue;
     out.emplace_back(name, std::move(s));
   }

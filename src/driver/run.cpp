@@ -5,10 +5,6 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
-#include <boost/archive/text_iarchive.hpp>
-#include <boost/archive/text_oarchive.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
@@ -28,6 +24,7 @@
 
 #include "cleanmix/classify/model.hpp"
 #include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/archive.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/kokkos_compat.hpp"
@@ -274,15 +271,8 @@ std::string checkpointKey(const RunConfig& cfg) {
 /// --resume: true when the manifest says this exact config already completed and the output
 /// still has the recorded size and checksum.
 bool alreadyComplete(const RunConfig& cfg, const fs::path& manifestPath) {
-  std::ifstream in(manifestPath);
-  if (!in) return false;
   RunManifest m;
-  try {
-    boost::archive::text_iarchive ar(in);
-    ar >> m;
-  } catch (const std::exception&) {
-    return false;
-  }
+  if (!readTextFile(manifestPath, m)) return false;
   std::uint64_t bytes = 0;
   return m.configHash == configHash(cfg) && m.output == cfg.output.string() &&
          m.version == CLEANMIX_VERSION &&
@@ -292,13 +282,11 @@ bool alreadyComplete(const RunConfig& cfg, const fs::path& manifestPath) {
 void writeManifest(const RunConfig& cfg, const fs::path& manifestPath) {
   RunManifest m{CLEANMIX_VERSION, configHash(cfg), cfg.output.string(), 0, {}};
   m.outputChecksum = ckpt::fileChecksum(cfg.output, m.outputBytes);
-  const fs::path tmp = manifestPath.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    boost::archive::text_oarchive ar(out);
-    ar << m;
+  try {
+    writeTextFile(manifestPath, m);
+  } catch (const Error& e) {  // the output is complete; only --resume's shortcut is lost
+    fmt::print(stderr, "[cleanmix] warning: completion not recorded: {}\n", e.what());
   }
-  fs::rename(tmp, manifestPath);
 }
 
 }  // namespace
@@ -309,17 +297,10 @@ ShardTable indexStage(const RunConfig& cfg, const Communicator& comm) {
   rootThenShare(comm, bytes, [&] {
     ShardTable t;
     t.shards = expandShardPaths(cfg);
-    std::ostringstream os;
-    boost::archive::binary_oarchive ar(os);  // in-job only, between identical binaries
-    ar << t;
-    return os.str();
+    return packBytes(t);
   });
   ShardTable t;
-  {
-    std::istringstream is(bytes);
-    boost::archive::binary_iarchive ar(is);
-    ar >> t;
-  }
+  unpackBytes(bytes, t);
   // Every rank stats and open-checks a strided slice (metadata load spread over the ranks);
   // sizes are summed, and the first error by path order is reported by every rank.
   std::vector<std::uint64_t> sizes(t.shards.size(), 0), mtimes(t.shards.size(), 0);
@@ -410,10 +391,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       if (opts.resume) {
         if (auto t = store.loadIndex(table, why)) {
           store.ensureDirs();
-          std::ostringstream os;
-          boost::archive::binary_oarchive ar(os);  // in-job only
-          ar << *t;
-          return "R" + os.str();
+          return "R" + packBytes(*t);
         }
         fmt::print(stderr, "[cleanmix] --resume: {}; starting from the beginning\n", why);
       }
@@ -421,9 +399,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       return "F";
     });
     if (saved[0] == 'R') {
-      std::istringstream is(saved.substr(1));
-      boost::archive::binary_iarchive ar(is);
-      ar >> table;
+      unpackBytes(saved.substr(1), table);
       resumed = true;
     }
   }
@@ -490,18 +466,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   if (resumed) {
     std::vector<std::pair<std::string, ckpt::Sidecar>> listed;
     std::string bytes;
-    rootThenShare(comm, bytes, [&] {
-      std::ostringstream os;
-      boost::archive::binary_oarchive ar(os);  // in-job only
-      auto l = store.listCountSegments();
-      ar << l;
-      return os.str();
-    });
-    {
-      std::istringstream is(bytes);
-      boost::archive::binary_iarchive ar(is);
-      ar >> listed;
-    }
+    rootThenShare(comm, bytes, [&] { return packBytes(store.listCountSegments()); });
+    unpackBytes(bytes, listed);
     std::vector<std::uint64_t> ok(listed.size(), 0);
     std::vector<std::optional<ckpt::CountSegment>> mine(listed.size());
     for (std::size_t k = static_cast<std::size_t>(comm.rank()); k < listed.size();
@@ -719,14 +685,10 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   if (cfg.dedupEnabled)
     scorer->setMinHash({cfg.dedupBands, cfg.dedupRows, cfg.dedupShingle, cfg.seed});
   HostScoreWork work;
-  std::vector<std::uint64_t> benchDirtyLocal(64, 0);
   if (classifierActive) work.nb = &nbc;
-  std::vector<std::uint8_t> docLabel, docHoldout;  // per local doc: 0/1 labelled class or 255
   work.bench = benchIndex.empty() ? nullptr : &benchIndex;
   DedupInput dedupIn;
   dedupIn.bands = cfg.dedupEnabled ? cfg.dedupBands : 0;
-  std::int64_t looBitsMicro = 0;  // anchor LOO surprisal in micro-bits: an exact integer sum
-  std::uint64_t looTokens = 0;
   RunOutput run;
   DocRows& docs = run.docs;
   BatchInput bin;
@@ -838,11 +800,12 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   dedupIn.bandKeys = std::move(acc.bandKeys);
   dedupIn.provRank = std::move(acc.provRank);
   dedupIn.participate = std::move(acc.participate);
-  docLabel = std::move(acc.label);
-  docHoldout = std::move(acc.holdout);
-  benchDirtyLocal = acc.benchDirty;
-  looBitsMicro = acc.looBitsMicro;
-  looTokens = acc.looTokens;
+  const std::vector<std::uint8_t> docLabel = std::move(acc.label);  // 0/1 labelled class or 255
+  const std::vector<std::uint8_t> docHoldout = std::move(acc.holdout);
+  std::vector<std::uint64_t> benchDirtyLocal = std::move(acc.benchDirty);
+  // Anchor leave-one-out surprisal in micro-bits: an exact integer sum.
+  std::int64_t looBitsMicro = acc.looBitsMicro;
+  std::uint64_t looTokens = acc.looTokens;
   std::uint64_t myDocs = 0;
   for (std::uint32_t p = pBegin; p < pEnd; ++p) myDocs += tally.docs[p];
   if (docs.size() != myDocs)
@@ -956,31 +919,24 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
         pv.push_back(m.vote.votes(&ho[r * kNumFeatures]) / 3.0);
       }
       const Metrics ml = evaluate(pl, yho, m.linear.threshold), mv = evaluate(pv, yho, 2.0 / 3.0);
-      std::ostringstream os;
-      boost::archive::binary_oarchive ar(os);
-      std::vector<double> metrics{ml.precision,
-                                  ml.recall,
-                                  ml.f1,
-                                  ml.auroc,
-                                  ml.fpr,
-                                  mv.precision,
-                                  mv.recall,
-                                  mv.f1,
-                                  mv.auroc,
-                                  mv.fpr,
-                                  static_cast<double>(yho.size()),
-                                  static_cast<double>(ml.positives),
-                                  static_cast<double>(ml.negatives)};
-      ar << m << metrics;
-      return os.str();
+      const std::vector<double> metrics{ml.precision,
+                                        ml.recall,
+                                        ml.f1,
+                                        ml.auroc,
+                                        ml.fpr,
+                                        mv.precision,
+                                        mv.recall,
+                                        mv.f1,
+                                        mv.auroc,
+                                        mv.fpr,
+                                        static_cast<double>(yho.size()),
+                                        static_cast<double>(ml.positives),
+                                        static_cast<double>(ml.negatives)};
+      return packBytes(m, metrics);
     });
     ClassifierModel model;
     std::vector<double> metrics;
-    {
-      std::istringstream is(modelBytes);
-      boost::archive::binary_iarchive ar(is);
-      ar >> model >> metrics;
-    }
+    unpackBytes(modelBytes, model, metrics);
     cl.enabled = true;
     cl.decision = cfg.classifierDecision;
     cl.source = loaded ? cfg.classifierModel : "fitted in-run";
