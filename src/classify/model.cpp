@@ -16,14 +16,6 @@
 
 namespace cleanmix {
 
-const std::vector<std::string>& featureNames() {
-  static const std::vector<std::string> n{
-      "log2_ref_ppl", "sent_surprisal_sd", "burstiness",    "ttr",           "mattr",
-      "entropy_bits", "compression_ratio", "dup_line_frac", "top2gram_frac", "dup5gram_frac",
-      "tail_score",   "nb_unigram_llr",    "nb_bigram_llr"};
-  return n;
-}
-
 NbCounts::NbCounts(int b) : bits(b), counts(4 * (std::size_t{1} << b), 0) {}
 
 namespace {

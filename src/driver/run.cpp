@@ -756,20 +756,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
             if (work.benchSources[i] >> k & 1) ++cur.benchDirty[k];
         }
         scorer->score(bin, bout);
-        auto app = [](std::vector<double>& dst, const std::vector<double>& src) {
-          dst.insert(dst.end(), src.begin(), src.end());
-        };
-        d.nTypes.insert(d.nTypes.end(), bout.nTypes.begin(), bout.nTypes.end());
-        app(d.entropyBits, bout.entropyBits);
-        app(d.ttr, bout.ttr);
-        app(d.mattr, bout.mattr);
-        app(d.burstiness, bout.burstiness);
-        app(d.dupLineFrac, bout.dupLineFrac);
-        app(d.top2gramFrac, bout.top2gramFrac);
-        app(d.dup5gramFrac, bout.dup5gramFrac);
-        app(d.tailScore, bout.tailScore);
-        app(d.refPpl, bout.refPpl);
-        app(d.sentSurprisalSd, bout.sentSurprisalSd);
+        d.append(bout, [](const ColumnInfo& c) { return c.stage == ColumnStage::Kernel; });
         cur.bandKeys.insert(cur.bandKeys.end(), bout.bandKeys.begin(), bout.bandKeys.end());
         if (anchorDocs > 0)
           for (std::size_t i = 0; i < b.size(); ++i)
@@ -851,22 +838,6 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   docs.pSynthetic.assign(docs.size(), kx::quietNaN());
   docs.inferred = docs.provenance;
   if (canClassify) {
-    auto featuresOf = [&](std::size_t i, double* x) {
-      const double f[kNumFeatures] = {std::log2(docs.refPpl[i]),
-                                      docs.sentSurprisalSd[i],
-                                      docs.burstiness[i],
-                                      docs.ttr[i],
-                                      docs.mattr[i],
-                                      docs.entropyBits[i],
-                                      docs.compressionRatio[i],
-                                      docs.dupLineFrac[i],
-                                      docs.top2gramFrac[i],
-                                      docs.dup5gramFrac[i],
-                                      docs.tailScore[i],
-                                      docs.nbUnigramLlr[i],
-                                      docs.nbBigramLlr[i]};
-      std::copy(f, f + kNumFeatures, x);
-    };
     // Labelled rows go to rank 0; beyond max_train_docs a deterministic subsample keyed by
     // (seed, doc_id) keeps the gather bounded (the same rows at any rank count).
     std::uint64_t labelled = 0;
@@ -882,7 +853,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
       if (keep < 1.0 && planUniform(cfg.seed ^ 0xC1A551F1ull, dedupIn.docOffset + i) >= keep)
         continue;
       double x[kNumFeatures];
-      featuresOf(i, x);
+      docs.features(i, x);
       rows.insert(rows.end(), x, x + kNumFeatures);
       rows.push_back(docLabel[i]);
       rows.push_back(docHoldout[i]);
@@ -951,7 +922,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
     std::uint64_t suspected = 0;
     for (std::size_t i = 0; i < docs.size(); ++i) {
       double x[kNumFeatures];
-      featuresOf(i, x);
+      docs.features(i, x);
       bool flag;
       if (cfg.classifierDecision == "vote") {
         const int v = model.vote.votes(x);

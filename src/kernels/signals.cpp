@@ -40,10 +40,9 @@ void BatchInput::append(std::span<const std::uint64_t> docIds,
 }
 
 void BatchOutput::resize(std::size_t n) {
-  nTypes.resize(n);
-  for (auto* v : {&entropyBits, &ttr, &mattr, &burstiness, &dupLineFrac, &top2gramFrac,
-                  &dup5gramFrac, &tailScore, &refPpl, &sentSurprisalSd})
-    v->resize(n);
+  visit([n](const ColumnInfo& c, auto& v) {
+    if (c.stage == ColumnStage::Kernel) v.resize(n);
+  });
 }
 
 std::vector<std::string> enabledBackends() {

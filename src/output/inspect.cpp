@@ -4,6 +4,7 @@
 #include <map>
 #include <ostream>
 
+#include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/types.hpp"
 #include "cleanmix/output/h5.hpp"
@@ -128,26 +129,29 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
       os << fmt::format("  {:<20} {:>12} {:>9} {:>9.4f} {:>9.4f} {:>9} {:>11.1f}\n", cls[i], vt[i],
                         vy[i], ve[i], vm[i], f1[i], chao[i]);
 
-  // Signal medians per provenance class.
+  // Median of every real-valued registry column, per declared provenance class.
   const auto dprov = readColumn<std::uint8_t>(f, "/docs/provenance");
-  const char* cols[] = {"entropy_bits",      "ttr",        "mattr",   "burstiness",
-                        "compression_ratio", "tail_score", "ref_ppl", "p_synthetic"};
-  os << fmt::format("\n  median per class     {:>8}", "docs");
-  for (const char* c : cols) os << fmt::format(" {:>10.10}", c);
+  std::vector<std::vector<std::size_t>> rowsOf(kNumProvenance);
+  for (std::size_t i = 0; i < dprov.size(); ++i)
+    if (dprov[i] < kNumProvenance) rowsOf[dprov[i]].push_back(i);
+  os << fmt::format("\n  {:<20}", "median per class");
+  for (int p = 0; p < kNumProvenance; ++p)
+    if (!rowsOf[p].empty()) os << fmt::format(" {:>19}", toString(static_cast<Provenance>(p)));
+  os << fmt::format("\n  {:<20}", "docs");
+  for (const auto& rows : rowsOf)
+    if (!rows.empty()) os << fmt::format(" {:>19}", rows.size());
   os << "\n";
-  std::vector<std::vector<double>> colv;
-  for (const char* c : cols) colv.push_back(readColumn<double>(f, std::string("/docs/") + c));
-  for (int p = 0; p < kNumProvenance; ++p) {
-    std::vector<std::size_t> rows;
-    for (std::size_t i = 0; i < dprov.size(); ++i)
-      if (dprov[i] == p) rows.push_back(i);
-    if (rows.empty()) continue;
-    os << fmt::format("  {:<20} {:>8}", toString(static_cast<Provenance>(p)), rows.size());
-    for (const auto& v : colv) {
+  for (const auto& c : kDocColumns) {
+    const std::string path = "/docs/" + std::string(c.name);
+    if (c.type != ColumnType::F64 || H5Lexists(f, path.c_str(), H5P_DEFAULT) <= 0) continue;
+    const auto v = readColumn<double>(f, path);
+    os << fmt::format("  {:<20}", c.name);
+    for (const auto& rows : rowsOf) {
+      if (rows.empty()) continue;
       std::vector<double> x;
       for (auto r : rows) x.push_back(v[r]);
       std::nth_element(x.begin(), x.begin() + x.size() / 2, x.end());
-      os << fmt::format(" {:>10.4g}", x[x.size() / 2]);
+      os << fmt::format(" {:>19.4g}", x[x.size() / 2]);
     }
     os << "\n";
   }

@@ -10,6 +10,7 @@
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
+#include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/types.hpp"
 #include "cleanmix/output/h5.hpp"
 
@@ -46,8 +47,19 @@ std::vector<T> column(const std::vector<Row>& rows, Get get) {
   return out;
 }
 
-void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& d,
-               bool withRepeats) {
+/// The `labels` attribute of an enumeration column.
+const std::vector<std::string>* labelsOf(Labels l) {
+  switch (l) {
+    case Labels::Provenance: return &provenanceLabels();
+    case Labels::Verdict: return &verdictLabels();
+    case Labels::None: return nullptr;
+  }
+  return nullptr;
+}
+
+/// /docs: doc_id, then every registry column (those of the plan only when it ran), each with
+/// its `meaning` and, for enumerations, `labels`. The group's `columns` attribute lists them.
+void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& d, bool planRan) {
   const std::uint64_t n = d.size();
   const std::uint64_t off = c.exscanSum(n);
   const std::uint64_t total = c.allreduceSum(n);
@@ -56,49 +68,18 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
   std::vector<std::uint64_t> docId(n);
   for (std::uint64_t i = 0; i < n; ++i) docId[i] = off + i;
   h5::writeColumn<std::uint64_t>(f, g, "doc_id", sp(docId), off, total);
-  h5::writeColumn<std::uint16_t>(f, g, "source", sp(d.source), off, total);
-  h5::writeColumn<std::uint32_t>(f, g, "shard", sp(d.shard), off, total);
-  h5::writeColumn<std::uint64_t>(f, g, "line", sp(d.line), off, total);
-  h5::writeColumn<std::uint8_t>(f, g, "provenance", sp(d.provenance), off, total);
-  {
-    h5::Id ds(h5::checkId(H5Dopen2(g, "provenance", H5P_DEFAULT), "writeDocs"), H5Dclose);
-    h5::writeAttr(ds, "labels", provenanceLabels());
-  }
-  h5::writeColumn<std::uint64_t>(f, g, "n_bytes", sp(d.nBytes), off, total);
-  h5::writeColumn<std::uint64_t>(f, g, "n_tokens", sp(d.nTokens), off, total);
-  h5::writeColumn<std::uint32_t>(f, g, "n_types", sp(d.nTypes), off, total);
-  h5::writeColumn<std::uint32_t>(f, g, "n_sentences", sp(d.nSentences), off, total);
-  h5::writeColumn<std::uint32_t>(f, g, "utf8_replaced", sp(d.utf8Replaced), off, total);
-  h5::writeColumn<std::uint32_t>(f, g, "contaminated", sp(d.contaminated), off, total);
-  h5::writeColumn<std::int64_t>(f, g, "dup_of", sp(d.dupOf), off, total);
-  h5::writeColumn<std::uint8_t>(f, g, "verdict", sp(d.verdict), off, total);
-  h5::writeColumn<std::uint8_t>(f, g, "inferred", sp(d.inferred), off, total);
-  if (withRepeats)  // the same on every rank (the plan ran or it did not)
-    h5::writeColumn<std::uint32_t>(f, g, "repeats", sp(d.repeats), off, total);
-  {
-    h5::Id ds(h5::checkId(H5Dopen2(g, "inferred", H5P_DEFAULT), "writeDocs"), H5Dclose);
-    h5::writeAttr(ds, "labels", provenanceLabels());
-  }
-  {
-    h5::Id ds(h5::checkId(H5Dopen2(g, "verdict", H5P_DEFAULT), "writeDocs"), H5Dclose);
-    h5::writeAttr(ds, "labels", verdictLabels());
-  }
-  const std::pair<const char*, const std::vector<double>*> reals[] = {
-      {"entropy_bits", &d.entropyBits},
-      {"ttr", &d.ttr},
-      {"mattr", &d.mattr},
-      {"burstiness", &d.burstiness},
-      {"compression_ratio", &d.compressionRatio},
-      {"dup_line_frac", &d.dupLineFrac},
-      {"top2gram_frac", &d.top2gramFrac},
-      {"dup5gram_frac", &d.dup5gramFrac},
-      {"tail_score", &d.tailScore},
-      {"ref_ppl", &d.refPpl},
-      {"sent_surprisal_sd", &d.sentSurprisalSd},
-      {"nb_unigram_llr", &d.nbUnigramLlr},
-      {"nb_bigram_llr", &d.nbBigramLlr},
-      {"p_synthetic", &d.pSynthetic}};
-  for (const auto& [name, v] : reals) h5::writeColumn<double>(f, g, name, sp(*v), off, total);
+  std::vector<std::string> names{"doc_id"};
+  d.visit([&](const ColumnInfo& ci, const auto& v) {
+    if (ci.stage == ColumnStage::Plan && !planRan) return;
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    const std::string name(ci.name);
+    h5::writeColumn<T>(f, g, name, sp(v), off, total);
+    h5::Id ds(h5::checkId(H5Dopen2(g, name.c_str(), H5P_DEFAULT), "writeDocs"), H5Dclose);
+    h5::writeAttr(ds, "meaning", std::string(ci.meaning));
+    if (const auto* labels = labelsOf(ci.labels)) h5::writeAttr(ds, "labels", *labels);
+    names.push_back(name);
+  });
+  h5::writeAttr(g, "columns", names);
 }
 
 void writeErrors(const Communicator& c, const h5::ParallelFile& f,

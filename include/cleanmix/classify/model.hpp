@@ -2,23 +2,22 @@
 /// \file
 /// \brief The provenance classifier (DESIGN.md "Provenance classifier"). Pure functions, no MPI.
 ///
-/// Features per document: the signals below plus two hashed text features, the mean
-/// Naive-Bayes log-ratio log P(bucket | synthetic) / P(bucket | human) of its unigram and bigram
-/// buckets (multinomial NB with add-one smoothing over hashed counts of the training split).
-/// Two models: **vote** (synthetic when at least 2 of low ref_ppl, low burstiness, low ttr;
-/// thresholds chosen on the training split for balanced accuracy) and **linear** (logistic
-/// regression on standardised features with L2, class-balanced; its threshold admits the target
-/// false-positive rate on human training documents).
+/// Features per document: the registry columns marked as features (core/columns.hpp), in
+/// registry order. Two of them are hashed text features, the mean Naive-Bayes log-ratio log
+/// P(bucket | synthetic) / P(bucket | human) of its unigram and bigram buckets (multinomial NB with
+/// add-one smoothing over hashed counts of the training split). Two models: **vote** (synthetic
+/// when at least 2 of low ref_ppl, low burstiness, low ttr; thresholds chosen on the training split
+/// for balanced accuracy) and **linear** (logistic regression on standardised features with L2,
+/// class-balanced; its threshold admits the target false-positive rate on human training
+/// documents).
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
-namespace cleanmix {
+#include "cleanmix/core/columns.hpp"
 
-inline constexpr int kNumFeatures = 13;
-/// \brief Feature names in column order.
-const std::vector<std::string>& featureNames();
+namespace cleanmix {
 
 /// \brief Integer NB histograms: [class (0 human, 1 synthetic)][order (0 uni, 1 bi)][bucket].
 struct NbCounts {
@@ -64,7 +63,11 @@ struct VoteModel {
     ar& threshold;
   }
 };
-inline constexpr int kVoteFeatures[3] = {0, 2, 3};  ///< columns of log2 ref_ppl, burstiness, ttr
+/// \brief Feature indices of the vote's inputs: log2 ref_ppl, burstiness, ttr.
+inline constexpr int kVoteFeatures[3] = {featureIndex("ref_ppl"), featureIndex("burstiness"),
+                                         featureIndex("ttr")};
+static_assert(kVoteFeatures[0] >= 0 && kVoteFeatures[1] >= 0 && kVoteFeatures[2] >= 0,
+              "the vote's columns must be classifier features (core/columns.hpp)");
 
 struct Metrics {
   double precision = 0, recall = 0, f1 = 0, auroc = 0, fpr = 0;

@@ -5,35 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "cleanmix/core/columns.hpp"
 #include "cleanmix/stats/vocab_stats.hpp"
 
 namespace cleanmix {
-
-/// \brief This rank's /docs rows (a contiguous block of doc_ids), one vector per column.
-struct DocRows {
-  // identity
-  std::vector<std::uint16_t> source;
-  std::vector<std::uint32_t> shard;
-  std::vector<std::uint64_t> line;  ///< 1-based line number in the shard
-  std::vector<std::uint8_t> provenance;
-  // counts
-  std::vector<std::uint64_t> nBytes, nTokens;
-  std::vector<std::uint32_t> nTypes, nSentences, utf8Replaced;
-  // contamination control
-  std::vector<std::uint32_t> contaminated;  ///< distinct benchmark n-grams found
-  std::vector<std::int64_t> dupOf;          ///< cluster representative, or -1
-  std::vector<std::uint8_t> verdict;
-  // provenance classifier
-  std::vector<double> nbUnigramLlr, nbBigramLlr, pSynthetic;
-  std::vector<std::uint8_t> inferred;
-  // mixing plan
-  std::vector<std::uint32_t> repeats;
-  // signals
-  std::vector<double> entropyBits, ttr, mattr, burstiness, compressionRatio, dupLineFrac,
-      top2gramFrac, dup5gramFrac, tailScore, refPpl, sentSurprisalSd;
-
-  std::size_t size() const { return source.size(); }
-};
 
 /// \brief A quarantined input line.
 struct ErrorRow {

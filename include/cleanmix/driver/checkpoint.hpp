@@ -114,32 +114,13 @@ struct ScoreRows {
   std::uint64_t looTokens = 0;
 
   std::size_t size() const { return d.source.size(); }
-  /// Per-document columns (and the band keys), in a fixed order.
+  /// Per-document columns: the registry's scored columns (core/columns.hpp), then the band
+  /// keys and the score stage's own per-document values, in a fixed order.
   template <class F>
   void visit(F&& f) {
-    f("source", d.source);
-    f("shard", d.shard);
-    f("line", d.line);
-    f("provenance", d.provenance);
-    f("n_bytes", d.nBytes);
-    f("n_tokens", d.nTokens);
-    f("n_types", d.nTypes);
-    f("n_sentences", d.nSentences);
-    f("utf8_replaced", d.utf8Replaced);
-    f("contaminated", d.contaminated);
-    f("nb_unigram_llr", d.nbUnigramLlr);
-    f("nb_bigram_llr", d.nbBigramLlr);
-    f("entropy_bits", d.entropyBits);
-    f("ttr", d.ttr);
-    f("mattr", d.mattr);
-    f("burstiness", d.burstiness);
-    f("compression_ratio", d.compressionRatio);
-    f("dup_line_frac", d.dupLineFrac);
-    f("top2gram_frac", d.top2gramFrac);
-    f("dup5gram_frac", d.dup5gramFrac);
-    f("tail_score", d.tailScore);
-    f("ref_ppl", d.refPpl);
-    f("sent_surprisal_sd", d.sentSurprisalSd);
+    d.visit([&](const ColumnInfo& c, auto& v) {
+      if (c.scored()) f(c.name.data(), v);
+    });
     f("exact_keys", exactKeys);
     f("band_keys", bandKeys);
     f("prov_rank", provRank);

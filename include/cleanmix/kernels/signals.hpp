@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "cleanmix/core/columns.hpp"
+
 namespace cleanmix {
 
 struct LmCounts;
@@ -35,12 +37,11 @@ struct BatchInput {
               std::span<const std::uint64_t> docWords = {});
 };
 
-/// \brief Kernel results, one entry per document of the batch.
-struct BatchOutput {
-  std::vector<std::uint32_t> nTypes;
-  std::vector<double> entropyBits, ttr, mattr, burstiness, dupLineFrac, top2gramFrac, dup5gramFrac,
-      tailScore, refPpl, sentSurprisalSd;
+/// \brief Kernel results: the registry's `Kernel` columns (core/columns.hpp) filled for every
+/// document of the batch (the other columns stay empty), and the MinHash band keys.
+struct BatchOutput : DocRows {
   std::vector<std::uint64_t> bandKeys;  ///< [doc][band] LSH band keys (0: no shingles)
+  /// \brief Size every Kernel column to n.
   void resize(std::size_t n);
 };
 

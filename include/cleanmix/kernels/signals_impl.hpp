@@ -34,19 +34,28 @@ struct ScratchTable {
   }
 };
 
-enum Column : int {
-  kEntropy = 0,
-  kTtr,
-  kMattr,
-  kBurstiness,
-  kDupLine,
-  kTop2,
-  kDup5,
-  kTail,
-  kRefPpl,
-  kSentSd,
-  kNumFloatColumns
-};
+// Output slots: the registry's Kernel columns (core/columns.hpp), by element type.
+inline constexpr int kEntropy = kernelSlot(Col::entropyBits);
+inline constexpr int kTtr = kernelSlot(Col::ttr);
+inline constexpr int kMattr = kernelSlot(Col::mattr);
+inline constexpr int kBurstiness = kernelSlot(Col::burstiness);
+inline constexpr int kDupLine = kernelSlot(Col::dupLineFrac);
+inline constexpr int kTop2 = kernelSlot(Col::top2gramFrac);
+inline constexpr int kDup5 = kernelSlot(Col::dup5gramFrac);
+inline constexpr int kTail = kernelSlot(Col::tailScore);
+inline constexpr int kRefPpl = kernelSlot(Col::refPpl);
+inline constexpr int kSentSd = kernelSlot(Col::sentSurprisalSd);
+inline constexpr int kTypes = kernelSlot(Col::nTypes);
+inline constexpr int kNumRealSlots = kernelSlots(ColumnType::F64);
+inline constexpr int kNumCountSlots = kernelSlots(ColumnType::U32);
+static_assert(kEntropy >= 0 && kTtr >= 0 && kMattr >= 0 && kBurstiness >= 0 && kDupLine >= 0 &&
+                  kTop2 >= 0 && kDup5 >= 0 && kTail >= 0 && kRefPpl >= 0 && kSentSd >= 0 &&
+                  kTypes >= 0,
+              "every value the kernel writes must be a Kernel column of the registry");
+static_assert(kernelSlots(ColumnType::U8) + kernelSlots(ColumnType::U16) +
+                      kernelSlots(ColumnType::U64) + kernelSlots(ColumnType::I64) ==
+                  0,
+              "kernel columns are F64 or U32 (add an output view for another type)");
 
 template <class ExecSpace>
 struct ScoreFunctor {
@@ -67,8 +76,9 @@ struct ScoreFunctor {
   std::uint64_t mhSeed;
   V<std::uint64_t> bandKeys;
   V<std::uint64_t> tkey;
-  V<std::uint32_t> tcnt, tpos, slot, nTypes;
-  Kokkos::View<double**, Kokkos::LayoutLeft, Mem> out;
+  V<std::uint32_t> tcnt, tpos, slot;
+  Kokkos::View<double**, Kokkos::LayoutLeft, Mem> out;              // [doc][real slot]
+  Kokkos::View<std::uint32_t**, Kokkos::LayoutLeft, Mem> outCount;  // [doc][count slot]
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::size_t d) const {
     const std::uint64_t t0 = tokOff(d);
@@ -94,7 +104,7 @@ struct ScoreFunctor {
       sl[i] = s;
       totalBytes += ln[i];
     }
-    nTypes(d) = types;
+    outCount(d, kTypes) = types;
     // entropy and tail_score (mean surprisal under the global add-one unigram) per type
     double entropy = 0, ttr = 0, tail = 0;
     if (n > 0) {
@@ -432,34 +442,41 @@ class SignalScorerImpl final : public SignalScorer {
     grow(_tcnt, scr[nd], "tcnt");
     grow(_tpos, scr[nd], "tpos");
     grow(_slot, nt, "slot");
-    grow(_nTypes, nd, "nTypes");
-    if (_out.extent(0) < nd)
+    if (_out.extent(0) < nd) {
       _out = decltype(_out)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::out"),
-                            nd + nd / 2 + 1, kNumFloatColumns);
+                            nd + nd / 2 + 1, kNumRealSlots);
+      _outCount = decltype(_outCount)(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::outCount"),
+          nd + nd / 2 + 1, kNumCountSlots);
+    }
 
     ScoreFunctor<ExecSpace> f{
         _tokOff,   _ids,       _sentOff,   _lineOff,    _lineHashes, _scrOff,    _lens,
         _sentLens, _surprisal, _mask,      _anchor,     _lmTable,    _lmUniMask, _lmNgramMask,
         _lmTotal,  _lambda[0], _lambda[1], _lambda[2],  _wordOff,    _words,     _mhA,
         _mhB,      _mh.bands,  _mh.rows,   _mh.shingle, _mh.seed,    _bandKeys,  _tkey,
-        _tcnt,     _tpos,      _slot,      _nTypes,     _out};
+        _tcnt,     _tpos,      _slot,      _out,        _outCount};
     Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
                          f);
     kx::fence(_space, "cleanmix::score::fence");
 
     out.resize(nd);
-    download(_nTypes, out.nTypes.data(), nd);
     out.bandKeys.resize(_mhA.extent(0) > 0 ? nd * static_cast<std::size_t>(_mh.bands) : 0);
     download(_bandKeys, out.bandKeys.data(), out.bandKeys.size());
     auto hostOut = Kokkos::create_mirror_view(_out);
     Kokkos::deep_copy(hostOut, _out);
-    double* cols[kNumFloatColumns] = {out.entropyBits.data(),  out.ttr.data(),
-                                      out.mattr.data(),        out.burstiness.data(),
-                                      out.dupLineFrac.data(),  out.top2gramFrac.data(),
-                                      out.dup5gramFrac.data(), out.tailScore.data(),
-                                      out.refPpl.data(),       out.sentSurprisalSd.data()};
-    for (int c = 0; c < kNumFloatColumns; ++c)
-      for (std::size_t d = 0; d < nd; ++d) cols[c][d] = hostOut(d, c);
+    auto hostCount = Kokkos::create_mirror_view(_outCount);
+    Kokkos::deep_copy(hostCount, _outCount);
+    out.visit([&](const ColumnInfo& c, auto& v) {
+      if (c.stage != ColumnStage::Kernel) return;
+      const int slot = kernelSlot(c.id);
+      using T = typename std::decay_t<decltype(v)>::value_type;
+      if constexpr (std::is_same_v<T, double>) {
+        for (std::size_t d = 0; d < nd; ++d) v[d] = hostOut(d, slot);
+      } else if constexpr (std::is_same_v<T, std::uint32_t>) {
+        for (std::size_t d = 0; d < nd; ++d) v[d] = hostCount(d, slot);
+      }
+    });
   }
 
  private:
@@ -490,7 +507,7 @@ class SignalScorerImpl final : public SignalScorer {
   V<double> _surprisal;
   std::uint64_t _mask = 0;
   V<std::uint64_t> _tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _tkey;
-  V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot, _nTypes;
+  V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot;
   V<std::uint8_t> _anchor;
   V<std::uint64_t> _wordOff, _words, _mhA, _mhB, _bandKeys;
   MinHashParams _mh;
@@ -498,6 +515,7 @@ class SignalScorerImpl final : public SignalScorer {
   std::uint64_t _lmUniMask = 0, _lmNgramMask = 0, _lmTotal = 0;
   double _lambda[3] = {0, 0, 0};
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> _out;
+  Kokkos::View<std::uint32_t**, Kokkos::LayoutLeft, Mem> _outCount;
 };
 
 }  // namespace cleanmix::kernels
