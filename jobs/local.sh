@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: install what is missing, build, and run cleanmix on the bundled sample corpus with
-# 2 MPI ranks. Usage: bash jobs/local.sh [config] [ranks]
+# Quick start: install what is missing (build + runtime packages only; the test-only ones come
+# with tests/run.sh), build, and run cleanmix on the bundled sample corpus with 2 MPI ranks.
+# Usage: bash jobs/local.sh [config] [ranks]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 source "$repo/scripts/deps.sh"

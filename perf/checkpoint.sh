@@ -7,9 +7,7 @@
 # Median wall time of --repeat runs each, per-stage seconds from /timing, checkpoint bytes.
 # Usage: bash perf/checkpoint.sh [--size MB] [--ranks N] [--repeat 3] [--out perf/results]
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-source "$repo/scripts/deps.sh"
-size=100; np=2; repeat=3; out="$repo/perf/results"
+size=100; np=2; repeat=3; out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size="$2"; shift 2;; --ranks) np="$2"; shift 2;;
@@ -17,16 +15,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
-cleanmix_install_deps >/dev/null
-cleanmix_build "$repo/build" >/dev/null
-bin="$repo/build/cleanmix"; gen="$repo/build/perf/cleanmix_gen_corpus"
+source "$(dirname "$0")/common.sh"  # repo, bin, gen, mpiflags, median, gen_corpus; builds
+out="${out:-$repo/perf/results}"
 mkdir -p "$out"
-export OMP_NUM_THREADS=1
-read -r -a mpiflags <<< "$(cleanmix_mpi_flags)"
-data="$repo/perf/data/${size}MB"
-[ -f "$data/corpus.toml" ] || "$gen" "$data" "$size" 64 1
-cat "$data"/*.jsonl > /dev/null
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+data="$(gen_corpus "$size")"
 stages() {  # H5 -> "count score rest" seconds (max over ranks)
   /usr/bin/python3 - "$1" <<'PY'
 import sys, h5py

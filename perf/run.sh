@@ -4,9 +4,7 @@
 #   full count+score pipeline, at each rank count; peak RSS per rank at two corpus sizes.
 # Usage: bash perf/run.sh [--sizes 200,400] [--ranks 1,2] [--repeat 3] [--out perf/results]
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-source "$repo/scripts/deps.sh"
-sizes=200,400; ranks=1,2; repeat=3; out="$repo/perf/results"
+sizes=200,400; ranks=1,2; repeat=3; out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes="$2"; shift 2;; --ranks) ranks="$2"; shift 2;;
@@ -14,14 +12,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
-cleanmix_install_deps >/dev/null
-cleanmix_build "$repo/build" >/dev/null
-bin="$repo/build/cleanmix"; gen="$repo/build/perf/cleanmix_gen_corpus"
+source "$(dirname "$0")/common.sh"  # repo, bin, gen, mpiflags, median, gen_corpus; builds
+out="${out:-$repo/perf/results}"
 mkdir -p "$out"
-export OMP_NUM_THREADS=1
-read -r -a mpiflags <<< "$(cleanmix_mpi_flags)"
 report="$out/report.md"
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 {
 echo "# cleanmix throughput ($(date -u +%F), $(nproc --all) cores, $(uname -m), median of $repeat runs)"
@@ -33,10 +27,8 @@ echo "|---|---|---|---|---|---|---|---|"
 IFS=, read -r -a sizelist <<< "$sizes"
 IFS=, read -r -a ranklist <<< "$ranks"
 for mb in "${sizelist[@]}"; do
-  data="$repo/perf/data/${mb}MB"
-  [ -f "$data/corpus.toml" ] || "$gen" "$data" "$mb" 64 1
+  data="$(gen_corpus "$mb")"  # warmed in the page cache for every contender alike
   bytes=$(cat "$data"/*.jsonl | wc -c)
-  cat "$data"/*.jsonl > /dev/null  # warm the page cache for every contender alike
   wc_rates=()
   for i in $(seq "$repeat"); do
     t0=$(date +%s.%N); cat "$data"/*.jsonl | wc -w > /dev/null; t1=$(date +%s.%N)

@@ -7,8 +7,6 @@
 # waits for the job. Reads /timing from every output and writes DIR/scaling.csv and
 # DIR/scaling.png (speedup and efficiency vs ranks, per-stage breakdown, straggler spread).
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-source "$repo/scripts/deps.sh"
 ranks=1,2,4; size=100; repeat=1; out=""; slurm=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -20,21 +18,15 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$out" ] || { echo "usage: bash perf/scaling.sh --ranks 1,2,4 [--size MB] --out DIR [--slurm]" >&2; exit 2; }
 mkdir -p "$out"; out="$(cd "$out" && pwd)"
-if [ "$slurm" = 0 ]; then cleanmix_install_deps >/dev/null; cleanmix_build "$repo/build" >/dev/null; fi
-bin="${CLEANMIX:-$repo/build/cleanmix}"; gen="$repo/build/perf/cleanmix_gen_corpus"
-export OMP_NUM_THREADS=1
-read -r -a mpiflags <<< "$(cleanmix_mpi_flags)"
+# With --slurm the jobs run the binary in place: no install, no build here.
+if [ "$slurm" = 1 ]; then CLEANMIX_PERF_NO_BUILD=1; fi
+source "$(dirname "$0")/common.sh"  # repo, bin, gen, mpiflags, gen_corpus; builds unless --slurm
+bin="${CLEANMIX:-$bin}"
 IFS=, read -r -a ranklist <<< "$ranks"
-
-corpus() {  # corpus MB -> dir with corpus.toml (generated once, deterministic)
-  local d="$repo/perf/data/${1}MB"
-  [ -f "$d/corpus.toml" ] || "$gen" "$d" "$1" 64 1 >/dev/null
-  echo "$d"
-}
 
 run_point() {  # mode np MB rep
   local mode="$1" np="$2" mb="$3" rep="$4" d h5
-  d="$(corpus "$mb")"
+  d="$(gen_corpus "$mb")"  # generated once (deterministic), warmed in the page cache
   h5="$out/$mode-np$np-r$rep.h5"
   rm -rf "$h5" "$h5.work"  # the job script passes --resume: never time a stale completed run
   if [ "$slurm" = 1 ]; then

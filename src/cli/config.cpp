@@ -1,11 +1,13 @@
 #include "cleanmix/cli/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "cleanmix/core/error.hpp"
@@ -67,7 +69,7 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"batch_tokens", Kind::Integer},
         {"floor_percentile", Kind::Float},
         {"absolute_floor", Kind::Float}}},
-      {"materialize", {{"shard_bytes", Kind::Integer}}},
+      {"materialize", {{"shard_bytes", Kind::Integer}, {"format", Kind::String}}},
       {"classifier",
        {{"enabled", Kind::Bool},
         {"model", Kind::String},
@@ -84,7 +86,8 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"paths", Kind::StringList},
         {"provenance", Kind::String},
         {"role", Kind::String},
-        {"text_key", Kind::String}}},
+        {"text_key", Kind::String},
+        {"format", Kind::String}}},
   };
   return s;
 }
@@ -219,6 +222,245 @@ void applyOverride(toml::table& root, const std::string& kv) {
   target->insert_or_assign(leaf, std::move(value));
 }
 
+// ---- one parser per section ----------------------------------------------------------------
+
+RunParams parseRun(const Ctx& ctx, const toml::table& root, const fs::path& baseDir,
+                   const std::string& displayName) {
+  RunParams r;
+  const fs::path stemDefault = fs::path(displayName).stem();
+  r.output = resolve(
+      baseDir, get<std::string>(root, "run", "output", "out/" + stemDefault.string() + ".h5"));
+  r.workdir = root["run"]["workdir"]
+                  ? resolve(baseDir, *root["run"]["workdir"].value<std::string>())
+                  : fs::path(r.output.string() + ".work");
+  r.seed = getPositive(ctx, root, "run", "seed", 42, 0, UINT64_MAX >> 1);
+  r.progressSeconds = get<double>(root, "run", "progress_seconds", 5.0);
+  r.checkpoint = get<bool>(root, "run", "checkpoint", true);
+  r.checkpointSeconds = get<double>(root, "run", "checkpoint_seconds", 300.0);
+  if (!(r.checkpointSeconds > 0))
+    configFail("loadConfig", "{}: run.checkpoint_seconds must be > 0",
+               ctx.where(*root["run"]["checkpoint_seconds"].node()));
+  r.keepCheckpoints = get<bool>(root, "run", "keep_checkpoints", false);
+  return r;
+}
+
+TokenizerParams parseTokenizer(const Ctx& ctx, const toml::table& root) {
+  TokenizerParams t;
+  t.kind = get<std::string>(root, "tokenizer", "kind", "words");
+  if (t.kind != "words")
+    configFail("loadConfig", "{}: tokenizer.kind = '{}' is not available (built in: 'words')",
+               ctx.where(*root["tokenizer"]["kind"].node()), t.kind);
+  t.vocabBits = static_cast<int>(getPositive(ctx, root, "tokenizer", "vocab_bits", 20, 8, 28));
+  return t;
+}
+
+IngestParams parseIngest(const Ctx& ctx, const toml::table& root) {
+  IngestParams i;
+  i.maxLineBytes = getPositive(ctx, root, "ingest", "max_line_bytes", 16u << 20, 64, 1ull << 31);
+  i.splitBytes = getPositive(ctx, root, "ingest", "split_bytes", 64u << 20, 4096, 1ull << 40);
+  return i;
+}
+
+ScoreParams parseScore(const Ctx& ctx, const toml::table& root) {
+  ScoreParams s;
+  s.batchBytes = getPositive(ctx, root, "score", "batch_bytes", 8u << 20, 1024, 1ull << 34);
+  s.backend = get<std::string>(root, "score", "backend", "default");
+  s.ompThreads = static_cast<int>(getPositive(ctx, root, "score", "omp_threads", 0, 0, 1024));
+  return s;
+}
+
+LmParams parseLm(const Ctx& ctx, const toml::table& root, int vocabBits) {
+  LmParams l;
+  l.unigramBits = vocabBits;
+  l.tableBits = static_cast<int>(getPositive(ctx, root, "lm", "table_bits", 21, 10, 30));
+  if (const auto* lam = root["lm"]["lambdas"].as_array()) {
+    double sum = 0;
+    if (lam->size() != 3)
+      configFail("loadConfig", "{}: lm.lambdas must have 3 weights (unigram, bigram, trigram)",
+                 ctx.where(*lam));
+    for (std::size_t k = 0; k < 3; ++k) {
+      l.lambda[k] = lam->get(k)->value<double>().value_or(-1.0);
+      if (l.lambda[k] < 0) configFail("loadConfig", "{}: lm.lambdas must be >= 0", ctx.where(*lam));
+      sum += l.lambda[k];
+    }
+    if (l.lambda[0] <= 0 || std::abs(sum - 1.0) > 1e-9)
+      configFail("loadConfig", "{}: lm.lambdas must sum to 1 with a unigram weight > 0 (got {})",
+                 ctx.where(*lam), sum);
+  }
+  return l;
+}
+
+DedupParams parseDedup(const Ctx& ctx, const toml::table& root, const std::string& displayName) {
+  DedupParams d;
+  d.enabled = get<bool>(root, "dedup", "enabled", true);
+  d.bands = static_cast<int>(getPositive(ctx, root, "dedup", "bands", 14, 1, 512));
+  d.rows = static_cast<int>(getPositive(ctx, root, "dedup", "rows", 8, 1, 512));
+  if (d.bands * d.rows > 512)
+    configFail("loadConfig", "{}: dedup.bands x dedup.rows = {} exceeds 512 hash functions",
+               displayName, d.bands * d.rows);
+  d.shingle = static_cast<int>(getPositive(ctx, root, "dedup", "shingle", 5, 1, 64));
+  return d;
+}
+
+DecontamParams parseDecontam(const Ctx& ctx, const toml::table& root) {
+  DecontamParams d;
+  d.ngram = static_cast<int>(getPositive(ctx, root, "decontam", "ngram", 13, 1, 64));
+  d.minWords = static_cast<int>(getPositive(ctx, root, "decontam", "min_words", 8, 1, 64));
+  return d;
+}
+
+ClassifierParams parseClassifier(const Ctx& ctx, const toml::table& root, const fs::path& baseDir) {
+  ClassifierParams c;
+  c.enabled = get<bool>(root, "classifier", "enabled", true);
+  if (auto m = root["classifier"]["model"].value<std::string>(); m && !m->empty())
+    c.model = resolve(baseDir, *m).string();
+  c.decision = get<std::string>(root, "classifier", "decision", "linear");
+  if (c.decision != "linear" && c.decision != "vote")
+    configFail("loadConfig", "{}: classifier.decision must be 'linear' or 'vote'",
+               ctx.where(*root["classifier"]["decision"].node()));
+  c.targetFpr = get<double>(root, "classifier", "target_fpr", 0.01);
+  if (!(c.targetFpr >= 0 && c.targetFpr < 1))
+    configFail("loadConfig", "{}: classifier.target_fpr must be in [0, 1)",
+               ctx.where(*root["classifier"]["target_fpr"].node()));
+  c.l2 = get<double>(root, "classifier", "l2", 0.01);
+  c.nbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
+  c.maxTrainDocs = getPositive(ctx, root, "classifier", "max_train_docs", 200000, 100, 10000000);
+  return c;
+}
+
+PlanParams parsePlan(const Ctx& ctx, const toml::table& root) {
+  PlanParams p;
+  p.enabled = get<bool>(root, "plan", "enabled", true);
+  p.budget = static_cast<double>(getPositive(ctx, root, "plan", "token_budget", 0, 0, 1ull << 62));
+  p.allocation = get<std::string>(root, "plan", "allocation", "unimax");
+  if (p.allocation != "unimax" && p.allocation != "proportional" && p.allocation != "temperature")
+    configFail("loadConfig", "{}: plan.allocation must be proportional, temperature or unimax",
+               ctx.where(*root["plan"]["allocation"].node()));
+  auto unit = [&](const char* key, double dflt, double lo, double hi) {
+    const double v = get<double>(root, "plan", key, dflt);
+    if (!(v >= lo && v <= hi))
+      configFail("loadConfig", "{}: plan.{} = {} is out of range [{}, {}]",
+                 ctx.where(*root["plan"][key].node()), key, v, lo, hi);
+    return v;
+  };
+  p.alpha = unit("temperature_alpha", 0.3, 1e-6, 10);
+  p.maxEpochs = unit("max_epochs", 4, 1e-6, 1e6);
+  p.syntheticCap = unit("synthetic_cap", 0.10, 0, 1);
+  p.tailBoost = unit("tail_boost", 1.0, 0, 100);
+  p.maxDupLineFrac = unit("max_dup_line_frac", 0.30, 0, 1);
+  p.maxTop2gramFrac = unit("max_top2gram_frac", 0.20, 0, 1);
+  p.maxDup5gramFrac = unit("max_dup5gram_frac", 0.15, 0, 1);
+  p.maxRepeats = static_cast<int>(getPositive(ctx, root, "plan", "max_repeats", 4, 1, 1000));
+  p.minTokens = getPositive(ctx, root, "plan", "min_tokens", 50, 0, 1ull << 40);
+  p.maxTokens = getPositive(ctx, root, "plan", "max_tokens", 100000, 1, 1ull << 40);
+  return p;
+}
+
+MaterializeParams parseMaterialize(const Ctx& ctx, const toml::table& root) {
+  MaterializeParams m;
+  m.shardBytes = getPositive(ctx, root, "materialize", "shard_bytes", 64u << 20, 1024, 1ull << 40);
+  m.format = get<std::string>(root, "materialize", "format", "jsonl");
+  const auto& known = mixSinkFormats();
+  if (std::find(known.begin(), known.end(), m.format) == known.end())
+    configFail("loadConfig", "{}: materialize.format = '{}' is not supported (known: {})",
+               ctx.where(*root["materialize"]["format"].node()), m.format, fmt::join(known, ", "));
+  return m;
+}
+
+AuditParams parseAudit(const Ctx& ctx, const toml::table& root) {
+  AuditParams a;
+  a.enabled = get<bool>(root, "audit", "enabled", true);
+  a.batchTokens = getPositive(ctx, root, "audit", "batch_tokens", 65536, 16, 1ull << 32);
+  a.floorPercentile = get<double>(root, "audit", "floor_percentile", 1.0);
+  if (!(a.floorPercentile >= 0 && a.floorPercentile <= 100))
+    configFail("loadConfig", "{}: audit.floor_percentile must be in [0, 100]",
+               ctx.where(*root["audit"]["floor_percentile"].node()));
+  a.absoluteFloor = get<double>(root, "audit", "absolute_floor", 0.0);
+  return a;
+}
+
+SourceConfig parseSource(const Ctx& ctx, const toml::table& t, const fs::path& baseDir,
+                         std::set<std::string>& names) {
+  SourceConfig s;
+  const auto* nameNode = t.get("name");
+  if (!nameNode) configFail("loadConfig", "{}: a [[sources]] entry lacks 'name'", ctx.where(t));
+  s.name = *nameNode->value<std::string>();
+  if (s.name.empty() || !names.insert(s.name).second)
+    configFail("loadConfig", "{}: source name '{}' is empty or repeated", ctx.where(*nameNode),
+               s.name);
+  const auto* pathsNode = t.get("paths");
+  if (!pathsNode) configFail("loadConfig", "{}: source '{}' lacks 'paths'", ctx.where(t), s.name);
+  if (pathsNode->is_string())
+    s.paths.push_back(resolve(baseDir, *pathsNode->value<std::string>()).string());
+  else
+    for (const auto& p : *pathsNode->as_array())
+      s.paths.push_back(resolve(baseDir, *p.value<std::string>()).string());
+  if (s.paths.empty())
+    configFail("loadConfig", "{}: source '{}' has no paths", ctx.where(*pathsNode), s.name);
+  const auto* provNode = t.get("provenance");
+  if (!provNode)
+    configFail("loadConfig", "{}: source '{}' lacks 'provenance'", ctx.where(t), s.name);
+  auto prov = parseProvenance(*provNode->value<std::string>());
+  if (!prov)
+    configFail("loadConfig",
+               "{}: sources.provenance = '{}' is not one of human_verified, human_unverified, "
+               "synthetic_known, synthetic_suspected, unknown",
+               ctx.where(*provNode), *provNode->value<std::string>());
+  s.provenance = *prov;
+  if (const auto* roleNode = t.get("role")) {
+    auto role = parseRole(*roleNode->value<std::string>());
+    if (!role)
+      configFail("loadConfig", "{}: sources.role = '{}' is not one of anchor, pool, benchmark",
+                 ctx.where(*roleNode), *roleNode->value<std::string>());
+    s.role = *role;
+  }
+  if (s.role == Role::Anchor && s.provenance != Provenance::HumanVerified)
+    configFail("loadConfig",
+               "{}: source '{}' has role anchor but provenance {} (anchors must be "
+               "human_verified)",
+               ctx.where(t), s.name, toString(s.provenance));
+  if (auto tk = t["text_key"].value<std::string>()) s.textKey = *tk;
+  if (s.textKey.empty())
+    configFail("loadConfig", "{}: source '{}' has an empty text_key", ctx.where(t), s.name);
+  if (const auto* formatNode = t.get("format")) {
+    s.format = *formatNode->value<std::string>();
+    const auto& known = readerFormats();
+    if (std::find(known.begin(), known.end(), s.format) == known.end())
+      configFail("loadConfig", "{}: source '{}': format '{}' is not supported (known: {})",
+                 ctx.where(*formatNode), s.name, s.format, fmt::join(known, ", "));
+  }
+  return s;
+}
+
+std::vector<SourceConfig> parseSources(const Ctx& ctx, const toml::table& root,
+                                       const fs::path& baseDir, const std::string& displayName) {
+  const auto* arr = root["sources"].as_array();
+  if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);
+  std::vector<SourceConfig> sources;
+  std::set<std::string> names;
+  for (const auto& e : *arr) sources.push_back(parseSource(ctx, *e.as_table(), baseDir, names));
+  int benchmarks = 0;
+  for (const auto& s : sources) benchmarks += s.role == Role::Benchmark;
+  if (benchmarks > 64)
+    configFail("loadConfig", "{}: {} benchmark sources; at most 64 are supported", displayName,
+               benchmarks);
+  return sources;
+}
+
+/// What the results depend on: the config without the keys that only steer how the run goes
+/// (progress, checkpoints, threads, batch size), so a resume may change them.
+std::string resultToml(toml::table key) {
+  if (auto* run = key["run"].as_table())
+    for (const char* k :
+         {"progress_seconds", "checkpoint", "checkpoint_seconds", "keep_checkpoints"})
+      run->erase(k);
+  if (auto* score = key["score"].as_table())
+    for (const char* k : {"omp_threads", "batch_bytes"}) score->erase(k);
+  std::ostringstream ks;
+  ks << key;
+  return ks.str();
+}
+
 }  // namespace
 
 RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
@@ -237,179 +479,19 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   std::ostringstream os;
   os << root;
   c.effectiveToml = os.str();
-  {
-    // What the results depend on: the config without the keys that only steer how the run
-    // goes (progress, checkpoints, threads, batch size), so a resume may change them.
-    toml::table key = root;
-    if (auto* run = key["run"].as_table())
-      for (const char* k :
-           {"progress_seconds", "checkpoint", "checkpoint_seconds", "keep_checkpoints"})
-        run->erase(k);
-    if (auto* score = key["score"].as_table())
-      for (const char* k : {"omp_threads", "batch_bytes"}) score->erase(k);
-    std::ostringstream ks;
-    ks << key;
-    c.resultToml = ks.str();
-  }
-
-  const fs::path stemDefault = fs::path(displayName).stem();
-  c.output = resolve(
-      baseDir, get<std::string>(root, "run", "output", "out/" + stemDefault.string() + ".h5"));
-  c.workdir = root["run"]["workdir"]
-                  ? resolve(baseDir, *root["run"]["workdir"].value<std::string>())
-                  : fs::path(c.output.string() + ".work");
-  c.seed = getPositive(ctx, root, "run", "seed", 42, 0, UINT64_MAX >> 1);
-  c.progressSeconds = get<double>(root, "run", "progress_seconds", 5.0);
-  c.checkpoint = get<bool>(root, "run", "checkpoint", true);
-  c.checkpointSeconds = get<double>(root, "run", "checkpoint_seconds", 300.0);
-  if (!(c.checkpointSeconds > 0))
-    configFail("loadConfig", "{}: run.checkpoint_seconds must be > 0",
-               ctx.where(*root["run"]["checkpoint_seconds"].node()));
-  c.keepCheckpoints = get<bool>(root, "run", "keep_checkpoints", false);
-
-  c.tokenizerKind = get<std::string>(root, "tokenizer", "kind", "words");
-  if (c.tokenizerKind != "words")
-    configFail("loadConfig", "{}: tokenizer.kind = '{}' is not available (built in: 'words')",
-               ctx.where(*root["tokenizer"]["kind"].node()), c.tokenizerKind);
-  c.vocabBits = static_cast<int>(getPositive(ctx, root, "tokenizer", "vocab_bits", 20, 8, 28));
-  c.maxLineBytes = getPositive(ctx, root, "ingest", "max_line_bytes", 16u << 20, 64, 1ull << 31);
-  c.splitBytes = getPositive(ctx, root, "ingest", "split_bytes", 64u << 20, 4096, 1ull << 40);
-  c.batchBytes = getPositive(ctx, root, "score", "batch_bytes", 8u << 20, 1024, 1ull << 34);
-  c.backend = get<std::string>(root, "score", "backend", "default");
-  c.ompThreads = static_cast<int>(getPositive(ctx, root, "score", "omp_threads", 0, 0, 1024));
-
-  c.lmTableBits = static_cast<int>(getPositive(ctx, root, "lm", "table_bits", 21, 10, 30));
-  if (const auto* lam = root["lm"]["lambdas"].as_array()) {
-    double sum = 0;
-    if (lam->size() != 3)
-      configFail("loadConfig", "{}: lm.lambdas must have 3 weights (unigram, bigram, trigram)",
-                 ctx.where(*lam));
-    for (std::size_t k = 0; k < 3; ++k) {
-      c.lmLambda[k] = lam->get(k)->value<double>().value_or(-1.0);
-      if (c.lmLambda[k] < 0)
-        configFail("loadConfig", "{}: lm.lambdas must be >= 0", ctx.where(*lam));
-      sum += c.lmLambda[k];
-    }
-    if (c.lmLambda[0] <= 0 || std::abs(sum - 1.0) > 1e-9)
-      configFail("loadConfig", "{}: lm.lambdas must sum to 1 with a unigram weight > 0 (got {})",
-                 ctx.where(*lam), sum);
-  }
-
-  c.dedupEnabled = get<bool>(root, "dedup", "enabled", true);
-  c.dedupBands = static_cast<int>(getPositive(ctx, root, "dedup", "bands", 14, 1, 512));
-  c.dedupRows = static_cast<int>(getPositive(ctx, root, "dedup", "rows", 8, 1, 512));
-  if (c.dedupBands * c.dedupRows > 512)
-    configFail("loadConfig", "{}: dedup.bands x dedup.rows = {} exceeds 512 hash functions",
-               displayName, c.dedupBands * c.dedupRows);
-  c.dedupShingle = static_cast<int>(getPositive(ctx, root, "dedup", "shingle", 5, 1, 64));
-  c.decontamNgram = static_cast<int>(getPositive(ctx, root, "decontam", "ngram", 13, 1, 64));
-  c.decontamMinWords = static_cast<int>(getPositive(ctx, root, "decontam", "min_words", 8, 1, 64));
-
-  c.classifierEnabled = get<bool>(root, "classifier", "enabled", true);
-  if (auto m = root["classifier"]["model"].value<std::string>(); m && !m->empty())
-    c.classifierModel = resolve(baseDir, *m).string();
-  c.classifierDecision = get<std::string>(root, "classifier", "decision", "linear");
-  if (c.classifierDecision != "linear" && c.classifierDecision != "vote")
-    configFail("loadConfig", "{}: classifier.decision must be 'linear' or 'vote'",
-               ctx.where(*root["classifier"]["decision"].node()));
-  c.classifierTargetFpr = get<double>(root, "classifier", "target_fpr", 0.01);
-  if (!(c.classifierTargetFpr >= 0 && c.classifierTargetFpr < 1))
-    configFail("loadConfig", "{}: classifier.target_fpr must be in [0, 1)",
-               ctx.where(*root["classifier"]["target_fpr"].node()));
-  c.classifierL2 = get<double>(root, "classifier", "l2", 0.01);
-  c.classifierNbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
-  c.classifierMaxTrainDocs =
-      getPositive(ctx, root, "classifier", "max_train_docs", 200000, 100, 10000000);
-
-  c.planEnabled = get<bool>(root, "plan", "enabled", true);
-  c.planBudget =
-      static_cast<double>(getPositive(ctx, root, "plan", "token_budget", 0, 0, 1ull << 62));
-  c.planAllocation = get<std::string>(root, "plan", "allocation", "unimax");
-  if (c.planAllocation != "unimax" && c.planAllocation != "proportional" &&
-      c.planAllocation != "temperature")
-    configFail("loadConfig", "{}: plan.allocation must be proportional, temperature or unimax",
-               ctx.where(*root["plan"]["allocation"].node()));
-  auto unit = [&](const char* key, double dflt, double lo, double hi) {
-    const double v = get<double>(root, "plan", key, dflt);
-    if (!(v >= lo && v <= hi))
-      configFail("loadConfig", "{}: plan.{} = {} is out of range [{}, {}]",
-                 ctx.where(*root["plan"][key].node()), key, v, lo, hi);
-    return v;
-  };
-  c.planAlpha = unit("temperature_alpha", 0.3, 1e-6, 10);
-  c.planMaxEpochs = unit("max_epochs", 4, 1e-6, 1e6);
-  c.planSyntheticCap = unit("synthetic_cap", 0.10, 0, 1);
-  c.planTailBoost = unit("tail_boost", 1.0, 0, 100);
-  c.gateMaxDupLineFrac = unit("max_dup_line_frac", 0.30, 0, 1);
-  c.gateMaxTop2gramFrac = unit("max_top2gram_frac", 0.20, 0, 1);
-  c.gateMaxDup5gramFrac = unit("max_dup5gram_frac", 0.15, 0, 1);
-  c.planMaxRepeats = static_cast<int>(getPositive(ctx, root, "plan", "max_repeats", 4, 1, 1000));
-  c.gateMinTokens = getPositive(ctx, root, "plan", "min_tokens", 50, 0, 1ull << 40);
-  c.gateMaxTokens = getPositive(ctx, root, "plan", "max_tokens", 100000, 1, 1ull << 40);
-
-  c.materializeShardBytes =
-      getPositive(ctx, root, "materialize", "shard_bytes", 64u << 20, 1024, 1ull << 40);
-  c.auditEnabled = get<bool>(root, "audit", "enabled", true);
-  c.auditBatchTokens = getPositive(ctx, root, "audit", "batch_tokens", 65536, 16, 1ull << 32);
-  c.auditFloorPercentile = get<double>(root, "audit", "floor_percentile", 1.0);
-  if (!(c.auditFloorPercentile >= 0 && c.auditFloorPercentile <= 100))
-    configFail("loadConfig", "{}: audit.floor_percentile must be in [0, 100]",
-               ctx.where(*root["audit"]["floor_percentile"].node()));
-  c.auditAbsoluteFloor = get<double>(root, "audit", "absolute_floor", 0.0);
-
-  const auto* arr = root["sources"].as_array();
-  if (!arr || arr->empty()) configFail("loadConfig", "{}: no [[sources]] defined", displayName);
-  std::set<std::string> names;
-  for (const auto& e : *arr) {
-    const auto& t = *e.as_table();
-    SourceConfig s;
-    const auto* nameNode = t.get("name");
-    if (!nameNode) configFail("loadConfig", "{}: a [[sources]] entry lacks 'name'", ctx.where(t));
-    s.name = *nameNode->value<std::string>();
-    if (s.name.empty() || !names.insert(s.name).second)
-      configFail("loadConfig", "{}: source name '{}' is empty or repeated", ctx.where(*nameNode),
-                 s.name);
-    const auto* pathsNode = t.get("paths");
-    if (!pathsNode) configFail("loadConfig", "{}: source '{}' lacks 'paths'", ctx.where(t), s.name);
-    if (pathsNode->is_string())
-      s.paths.push_back(resolve(baseDir, *pathsNode->value<std::string>()).string());
-    else
-      for (const auto& p : *pathsNode->as_array())
-        s.paths.push_back(resolve(baseDir, *p.value<std::string>()).string());
-    if (s.paths.empty())
-      configFail("loadConfig", "{}: source '{}' has no paths", ctx.where(*pathsNode), s.name);
-    const auto* provNode = t.get("provenance");
-    if (!provNode)
-      configFail("loadConfig", "{}: source '{}' lacks 'provenance'", ctx.where(t), s.name);
-    auto prov = parseProvenance(*provNode->value<std::string>());
-    if (!prov)
-      configFail("loadConfig",
-                 "{}: sources.provenance = '{}' is not one of human_verified, human_unverified, "
-                 "synthetic_known, synthetic_suspected, unknown",
-                 ctx.where(*provNode), *provNode->value<std::string>());
-    s.provenance = *prov;
-    if (const auto* roleNode = t.get("role")) {
-      auto role = parseRole(*roleNode->value<std::string>());
-      if (!role)
-        configFail("loadConfig", "{}: sources.role = '{}' is not one of anchor, pool, benchmark",
-                   ctx.where(*roleNode), *roleNode->value<std::string>());
-      s.role = *role;
-    }
-    if (s.role == Role::Anchor && s.provenance != Provenance::HumanVerified)
-      configFail("loadConfig",
-                 "{}: source '{}' has role anchor but provenance {} (anchors must be "
-                 "human_verified)",
-                 ctx.where(t), s.name, toString(s.provenance));
-    if (auto tk = t["text_key"].value<std::string>()) s.textKey = *tk;
-    if (s.textKey.empty())
-      configFail("loadConfig", "{}: source '{}' has an empty text_key", ctx.where(t), s.name);
-    c.sources.push_back(std::move(s));
-  }
-  int benchmarks = 0;
-  for (const auto& s : c.sources) benchmarks += s.role == Role::Benchmark;
-  if (benchmarks > 64)
-    configFail("loadConfig", "{}: {} benchmark sources; at most 64 are supported", displayName,
-               benchmarks);
+  c.resultToml = resultToml(root);
+  c.run = parseRun(ctx, root, baseDir, displayName);
+  c.tokenizer = parseTokenizer(ctx, root);
+  c.ingest = parseIngest(ctx, root);
+  c.score = parseScore(ctx, root);
+  c.lm = parseLm(ctx, root, c.tokenizer.vocabBits);
+  c.dedup = parseDedup(ctx, root, displayName);
+  c.decontam = parseDecontam(ctx, root);
+  c.classifier = parseClassifier(ctx, root, baseDir);
+  c.plan = parsePlan(ctx, root);
+  c.materialize = parseMaterialize(ctx, root);
+  c.audit = parseAudit(ctx, root);
+  c.sources = parseSources(ctx, root, baseDir, displayName);
   return c;
 }
 

@@ -40,11 +40,11 @@ std::vector<std::string> expandGlob(const std::string& pattern, const std::strin
 
 }  // namespace
 
-std::vector<ShardInfo> expandShardPaths(const RunConfig& cfg) {
+std::vector<ShardInfo> expandShardPaths(const std::vector<SourceConfig>& sources) {
   std::vector<ShardInfo> shards;
   std::map<std::string, std::string> owner;  // path -> source, to reject a file in two sources
-  for (std::uint32_t s = 0; s < cfg.sources.size(); ++s) {
-    const auto& src = cfg.sources[s];
+  for (std::uint32_t s = 0; s < sources.size(); ++s) {
+    const auto& src = sources[s];
     std::set<std::string> paths;
     for (const auto& pat : src.paths)
       for (auto& p : expandGlob(pat, src.name)) paths.insert(std::move(p));
@@ -73,9 +73,9 @@ void statShard(ShardInfo& shard, const std::string& sourceName) {
   shard.mtimeNs = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-std::vector<ShardInfo> discoverShards(const RunConfig& cfg) {
-  auto shards = expandShardPaths(cfg);
-  for (auto& s : shards) statShard(s, cfg.sources[s.source].name);
+std::vector<ShardInfo> discoverShards(const std::vector<SourceConfig>& sources) {
+  auto shards = expandShardPaths(sources);
+  for (auto& s : shards) statShard(s, sources[s.source].name);
   return shards;
 }
 

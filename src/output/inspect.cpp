@@ -7,7 +7,7 @@
 #include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/types.hpp"
-#include "cleanmix/output/h5.hpp"
+#include "cleanmix/io/h5.hpp"
 #include "cleanmix/output/writer.hpp"
 
 namespace cleanmix {

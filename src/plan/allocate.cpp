@@ -54,7 +54,7 @@ bool parseAllocation(const std::string& s, Allocation& out) {
   return true;
 }
 
-PlanResult allocateBudget(const std::vector<PlanSourceIn>& in, const PlanParams& p) {
+PlanResult allocateBudget(const std::vector<PlanSourceIn>& in, const AllocationParams& p) {
   if (p.budget < 0 || p.maxEpochs <= 0 || p.syntheticCap < 0 || p.syntheticCap > 1 ||
       (p.allocation == Allocation::Temperature && p.alpha <= 0))
     throw std::invalid_argument("cleanmix::allocateBudget: bad parameters");

@@ -8,9 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "cleanmix/cli/config.hpp"
 #include "cleanmix/core/error.hpp"
-#include "cleanmix/io/jsonl.hpp"
+#include "cleanmix/core/utf8.hpp"
 
 namespace cleanmix {
 namespace {
@@ -283,9 +282,9 @@ void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
   flush();
 }
 
-std::unique_ptr<Tokenizer> makeTokenizer(const RunConfig& cfg) {
-  if (cfg.tokenizerKind == "words") return std::make_unique<WordsTokenizer>();
-  configFail("makeTokenizer", "tokenizer.kind = '{}' is not available", cfg.tokenizerKind);
+std::unique_ptr<Tokenizer> makeTokenizer(const TokenizerParams& params) {
+  if (params.kind == "words") return std::make_unique<WordsTokenizer>();
+  configFail("makeTokenizer", "tokenizer.kind = '{}' is not available", params.kind);
 }
 
 }  // namespace cleanmix

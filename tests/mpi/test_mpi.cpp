@@ -10,8 +10,9 @@
 #include "cleanmix/cli/config.hpp"
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/driver/run.hpp"
-#include "cleanmix/output/h5.hpp"
+#include "cleanmix/io/h5.hpp"
 #include "cleanmix/output/writer.hpp"
+#include "cleanmix/stages/index.hpp"
 
 using namespace cleanmix;
 namespace fs = std::filesystem;
@@ -69,7 +70,7 @@ provenance = "human_verified"
 role = "benchmark"
 )";
   RunConfig cfg = parseConfig(toml, dir, "mpi_test.toml");
-  cfg.progressSeconds = 1e9;
+  cfg.run.progressSeconds = 1e9;
   return cfg;
 }
 
@@ -143,7 +144,7 @@ TEST(Mpi, Hdf5WriteAndReadBackWithARankThatOwnsNoRows) {
 TEST(Mpi, IndexIsIdenticalOnEveryRank) {
   Communicator c(MPI_COMM_WORLD);
   const auto cfg = makeCorpus(c, tmp(c) / "index");
-  const auto t = indexStage(cfg, c);
+  const auto t = indexShards(c, cfg.sources, cfg.ingest);
   std::uint64_t h = t.shards.size() * 1000003u + t.pieces.size();
   for (const auto& p : t.pieces) h = h * 31 + p.shard * 7 + p.begin * 13 + p.end;
   for (const auto& s : t.shards) h = h * 17 + s.bytes + s.path.size();
@@ -158,8 +159,8 @@ TEST(Mpi, PipelineOutputEqualsSingleRankRun) {
   Communicator world(MPI_COMM_WORLD);
   const fs::path dir = tmp(world) / "e2e";
   RunConfig cfg = makeCorpus(world, dir);
-  cfg.output = dir / "all.h5";
-  cfg.workdir = dir / "all.work";
+  cfg.run.output = dir / "all.h5";
+  cfg.run.workdir = dir / "all.work";
   ASSERT_EQ(runPipeline(cfg, world, {}), 0);
 
   MPI_Comm solo;
@@ -168,8 +169,8 @@ TEST(Mpi, PipelineOutputEqualsSingleRankRun) {
     {
       Communicator one(solo);
       RunConfig c1 = cfg;
-      c1.output = dir / "one.h5";
-      c1.workdir = dir / "one.work";
+      c1.run.output = dir / "one.h5";
+      c1.run.workdir = dir / "one.work";
       ASSERT_EQ(runPipeline(c1, one, {}), 0);
     }
     MPI_Comm_free(&solo);

@@ -10,7 +10,9 @@
 #include <random>
 
 #include "cleanmix/core/error.hpp"
-#include "cleanmix/driver/checkpoint.hpp"
+#include "cleanmix/stages/checkpoint.hpp"
+#include "cleanmix/stages/count.hpp"
+#include "cleanmix/stages/score.hpp"
 
 namespace fs = std::filesystem;
 using namespace cleanmix;
@@ -31,9 +33,9 @@ ShardTable tinyTable() {
   return t;
 }
 
-ckpt::ScoreRows rowsOf(std::size_t n, std::uint64_t seed) {
+ScoreRows rowsOf(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  ckpt::ScoreRows r;
+  ScoreRows r;
   // Every column gets n rows of varied values; band keys 3 per row.
   r.visit([&](const char* name, auto& v) {
     using T = typename std::remove_reference_t<decltype(v)>::value_type;
@@ -68,7 +70,7 @@ bool bitsEqual(const V& a, const V& b) {
   return true;
 }
 
-bool sameRows(ckpt::ScoreRows& a, ckpt::ScoreRows& b) {
+bool sameRows(ScoreRows& a, ScoreRows& b) {
   std::vector<void*> cols;
   b.visit([&](const char*, auto& v) { cols.push_back(&v); });
   std::size_t k = 0;
@@ -120,24 +122,24 @@ TEST(Checkpoint, ScorePieceRoundTripIsBitExactAndVerified) {
   const ckpt::Store store(dir, "key1", true);
   store.startFresh(tinyTable());
   auto rows = rowsOf(50, 1);
-  ckpt::ScoreRows copy = rows;
-  store.writeScorePiece(0, rows);
-  auto back = store.readScorePiece(0, 50);
+  ScoreRows copy = rows;
+  writeScorePiece(store, 0, rows);
+  auto back = readScorePiece(store, 0, 50);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(std::isnan(back->d.refPpl[0]));
   EXPECT_TRUE(std::signbit(back->d.ttr[1]));
   EXPECT_TRUE(sameRows(copy, *back));
   // The wrong document count, another config, or a changed byte: not used.
-  EXPECT_FALSE(store.readScorePiece(0, 49).has_value());
-  EXPECT_FALSE(ckpt::Store(dir, "key2", true).readScorePiece(0, 50).has_value());
+  EXPECT_FALSE(readScorePiece(store, 0, 49).has_value());
+  EXPECT_FALSE(readScorePiece(ckpt::Store(dir, "key2", true), 0, 50).has_value());
   flipByte(store.dir() / "score" / "p00000000.h5", 1500);
-  EXPECT_FALSE(store.readScorePiece(0, 50).has_value());
-  EXPECT_FALSE(store.readScorePiece(1, 0).has_value());  // never written
+  EXPECT_FALSE(readScorePiece(store, 0, 50).has_value());
+  EXPECT_FALSE(readScorePiece(store, 1, 0).has_value());  // never written
 }
 
 TEST(Checkpoint, ScoreRowsAppendConcatenatesAndAdds) {
   auto a = rowsOf(3, 1), b = rowsOf(4, 2);
-  ckpt::ScoreRows acc;
+  ScoreRows acc;
   acc.append(a);
   acc.append(b);
   EXPECT_EQ(acc.size(), 7u);
@@ -152,7 +154,7 @@ TEST(Checkpoint, CountSegmentRoundTripAndListing) {
   const fs::path dir = freshDir("count");
   const ckpt::Store store(dir, "key1", true);
   store.startFresh(tinyTable());
-  ckpt::CountSegment seg;
+  CountSegment seg;
   seg.pieces = {4, 5};
   seg.lines = {10, 20};
   seg.docs = {9, 20};
@@ -167,20 +169,20 @@ TEST(Checkpoint, CountSegmentRoundTripAndListing) {
   ckpt::sparsify(hist, seg.countIdx, seg.countVal);
   seg.anchorDocs = {9};
   seg.benchSkipped = {0, 2};
-  store.writeCountSegment(ckpt::Store::countName(4), seg);
-  const auto listed = store.listCountSegments();
+  writeCountSegment(store, countSegmentName(4), seg);
+  const auto listed = listCountSegments(store);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].first, "s00000004.h5");
   EXPECT_EQ(listed[0].second.pieces, (std::vector<std::uint32_t>{4, 5}));
   EXPECT_EQ(listed[0].second.docs, 29u);
   std::string why;
-  auto back = store.readCountSegment("s00000004.h5", why);
+  auto back = readCountSegment(store, "s00000004.h5", why);
   ASSERT_TRUE(back.has_value()) << why;
   EXPECT_EQ(back->errReasonText, seg.errReasonText);
   EXPECT_EQ(back->countIdx, seg.countIdx);
   EXPECT_EQ(back->benchSkipped, seg.benchSkipped);
   flipByte(store.dir() / "count" / "s00000004.h5", 800);
-  EXPECT_FALSE(store.readCountSegment("s00000004.h5", why).has_value());
+  EXPECT_FALSE(readCountSegment(store, "s00000004.h5", why).has_value());
   EXPECT_NE(why.find("checksum"), std::string::npos);
 }
 

@@ -41,10 +41,10 @@ std::string errorOf(const std::string& text, const std::vector<std::string>& set
 
 TEST(Config, ParsesAndResolvesPaths) {
   const auto c = parseConfig(kGood, "/base/dir", "cfg.toml");
-  EXPECT_EQ(c.output, "/base/dir/out/x.h5");
-  EXPECT_EQ(c.workdir, "/base/dir/out/x.h5.work");
-  EXPECT_EQ(c.seed, 7u);
-  EXPECT_EQ(c.vocabBits, 16);
+  EXPECT_EQ(c.run.output, "/base/dir/out/x.h5");
+  EXPECT_EQ(c.run.workdir, "/base/dir/out/x.h5.work");
+  EXPECT_EQ(c.run.seed, 7u);
+  EXPECT_EQ(c.tokenizer.vocabBits, 16);
   ASSERT_EQ(c.sources.size(), 2u);
   EXPECT_EQ(c.sources[0].paths,
             (std::vector<std::string>{"/base/dir/a/*.jsonl", "/abs/b.jsonl.zst"}));
@@ -96,11 +96,11 @@ TEST(Config, SetOverrides) {
   const auto c = parseConfig(kGood, "/b", "cfg.toml",
                              {"run.seed=99", "run.output=elsewhere.h5", "tokenizer.vocab_bits=12",
                               "sources.web.text_key=body", "ingest.split_bytes=8192"});
-  EXPECT_EQ(c.seed, 99u);
-  EXPECT_EQ(c.output, "/b/elsewhere.h5");  // a bare word is a string
-  EXPECT_EQ(c.vocabBits, 12);
+  EXPECT_EQ(c.run.seed, 99u);
+  EXPECT_EQ(c.run.output, "/b/elsewhere.h5");  // a bare word is a string
+  EXPECT_EQ(c.tokenizer.vocabBits, 12);
   EXPECT_EQ(c.sources[1].textKey, "body");
-  EXPECT_EQ(c.splitBytes, 8192u);
+  EXPECT_EQ(c.ingest.splitBytes, 8192u);
   EXPECT_NE(errorOf(kGood, {"run.sede=1"}).find("run.sede"), std::string::npos);
   EXPECT_NE(errorOf(kGood, {"sources.nosuch.text_key=x"}).find("nosuch"), std::string::npos);
   EXPECT_NE(errorOf(kGood, {"noequals"}).find("key=value"), std::string::npos);

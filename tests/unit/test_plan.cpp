@@ -12,7 +12,7 @@ std::vector<PlanSourceIn> ledger() {  // 1B, 10B, 100B, 1T human tokens
 }  // namespace
 
 TEST(Plan, TemperatureEpochs) {
-  PlanParams p;
+  AllocationParams p;
   p.budget = 1e12;
   p.allocation = Allocation::Temperature;
   p.alpha = 0.3;
@@ -26,7 +26,7 @@ TEST(Plan, TemperatureEpochs) {
 }
 
 TEST(Plan, UniMaxEpochs) {
-  PlanParams p;
+  AllocationParams p;
   p.budget = 1e12;
   p.allocation = Allocation::UniMax;
   p.maxEpochs = 4;
@@ -40,7 +40,7 @@ TEST(Plan, UniMaxEpochs) {
 }
 
 TEST(Plan, ProportionalIsProportional) {
-  PlanParams p;
+  AllocationParams p;
   p.budget = 5.555e11;  // half of 1.111e12
   p.allocation = Allocation::Proportional;
   const auto r = allocateBudget(ledger(), p);
@@ -49,7 +49,7 @@ TEST(Plan, ProportionalIsProportional) {
 
 TEST(Plan, EpochCapsHoldAndShortfallIsReported) {
   for (auto alloc : {Allocation::Proportional, Allocation::Temperature, Allocation::UniMax}) {
-    PlanParams p;
+    AllocationParams p;
     p.budget = 1e13;  // more than 4 epochs of everything (4.444e12)
     p.allocation = alloc;
     const auto r = allocateBudget(ledger(), p);
@@ -63,7 +63,7 @@ TEST(Plan, SyntheticCapHoldsAndFreedTokensGoToHumans) {
   // A mostly synthetic pool and a small human one: 10% cap.
   const std::vector<PlanSourceIn> src{{2e9, 0}, {0, 5e10}, {1e9, 1e9}};
   for (auto alloc : {Allocation::Proportional, Allocation::Temperature, Allocation::UniMax}) {
-    PlanParams p;
+    AllocationParams p;
     p.budget = 1e10;
     p.allocation = alloc;
     p.syntheticCap = 0.1;
@@ -79,7 +79,7 @@ TEST(Plan, SyntheticCapHoldsAndFreedTokensGoToHumans) {
 
 TEST(Plan, SyntheticCapWithoutHumanHeadroomLeavesAShortfall) {
   const std::vector<PlanSourceIn> src{{1e9, 0}, {0, 1e11}};
-  PlanParams p;
+  AllocationParams p;
   p.budget = 1e11;
   p.syntheticCap = 0.2;
   const auto r = allocateBudget(src, p);
@@ -90,14 +90,14 @@ TEST(Plan, SyntheticCapWithoutHumanHeadroomLeavesAShortfall) {
 }
 
 TEST(Plan, BadParametersThrow) {
-  PlanParams p;
+  AllocationParams p;
   p.budget = -1;
   EXPECT_THROW(allocateBudget(ledger(), p), std::invalid_argument);
 }
 
 TEST(Plan, SyntheticCapIsUsedFullyWhenHumansCanAbsorbTheRest) {
   const std::vector<PlanSourceIn> src{{0, 0}, {2e5, 4e4}, {0, 6.6e4}};
-  PlanParams p;
+  AllocationParams p;
   p.budget = 5e5;
   p.syntheticCap = 0.1;
   const auto r = allocateBudget(src, p);

@@ -10,6 +10,12 @@
 
 namespace cleanmix {
 
+/// \brief Config section [decontam].
+struct DecontamParams {
+  int ngram = 13;    ///< the GPT-3 rule's n
+  int minWords = 8;  ///< shorter benchmark items are not used
+};
+
 /// \brief One benchmark n-gram: its key and the benchmark sources (bit per source) it came from.
 struct BenchNgram {
   std::uint64_t key = 0;

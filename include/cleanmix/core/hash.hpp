@@ -34,4 +34,10 @@ KOKKOS_INLINE_FUNCTION std::uint64_t ngramKey(const std::uint64_t* p, int n) {
   return h;
 }
 
+/// \brief A counter-based uniform in [0, 1) keyed by (seed, doc_id): the plan's dither, the
+/// classifier's training subsample. The same on every rank and at any rank count.
+inline double counterUniform(std::uint64_t seed, std::uint64_t docId) {
+  return static_cast<double>(mix64(seed ^ mix64(docId + 0x5DEECE66Dull)) >> 11) * 0x1.0p-53;
+}
+
 }  // namespace cleanmix

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cleanmix/cli/config.hpp"
+#include "cleanmix/core/source.hpp"
 
 namespace cleanmix {
 
@@ -55,13 +55,13 @@ struct ShardTable {
 /// \brief Expand every source's globs and sort (no per-file metadata calls beyond the directory
 /// listing). Throws Error naming the pattern or path when a glob matches nothing, a match is a
 /// directory, or a file is matched by two sources. Sizes are left at 0.
-std::vector<ShardInfo> expandShardPaths(const RunConfig& cfg);
+std::vector<ShardInfo> expandShardPaths(const std::vector<SourceConfig>& sources);
 
 /// \brief Stat and open-check one shard, filling its size. Throws Error naming the file.
 void statShard(ShardInfo& shard, const std::string& sourceName);
 
 /// \brief expandShardPaths + statShard for every file (single process; tests and tools).
-std::vector<ShardInfo> discoverShards(const RunConfig& cfg);
+std::vector<ShardInfo> discoverShards(const std::vector<SourceConfig>& sources);
 
 /// \brief Split plain shards larger than `pieceBytes` into ranges; compressed shards stay whole.
 std::vector<Piece> splitIntoPieces(const std::vector<ShardInfo>& shards, std::uint64_t pieceBytes);

@@ -41,7 +41,8 @@ KOKKOS_INLINE_FUNCTION std::uint64_t triIndex(std::uint64_t u, std::uint64_t v, 
 }
 }  // namespace lm
 
-/// \brief Sizes and weights of the LM (config section [lm]).
+/// \brief Sizes and weights of the LM (config section [lm]; unigramBits is [tokenizer]
+/// vocab_bits).
 struct LmParams {
   int unigramBits = 20;                ///< = tokenizer.vocab_bits
   int tableBits = 21;                  ///< bigram and trigram tables: 2^tableBits counters each
@@ -55,6 +56,7 @@ inline constexpr std::uint64_t kBoundaryId = 0x2545F4914F6CDD1Dull;
 struct LmCounts {
   LmParams params;
   std::vector<std::uint64_t> table;
+  LmCounts() = default;  ///< no tables (a placeholder)
   explicit LmCounts(const LmParams& p);
   std::size_t uniSize() const { return std::size_t{1} << params.unigramBits; }
   std::size_t ngramSize() const { return std::size_t{1} << params.tableBits; }

@@ -20,7 +20,7 @@ namespace cleanmix {
 
 enum class Allocation { Proportional, Temperature, UniMax };
 
-struct PlanParams {
+struct AllocationParams {
   double budget = 0;  ///< tokens
   Allocation allocation = Allocation::UniMax;
   double alpha = 0.3;  ///< temperature exponent
@@ -46,7 +46,7 @@ struct PlanResult {
 };
 
 /// \brief The plan. Throws std::invalid_argument for bad parameters.
-PlanResult allocateBudget(const std::vector<PlanSourceIn>& sources, const PlanParams& p);
+PlanResult allocateBudget(const std::vector<PlanSourceIn>& sources, const AllocationParams& p);
 
 /// \brief Parse "proportional", "temperature", "unimax".
 bool parseAllocation(const std::string& s, Allocation& out);

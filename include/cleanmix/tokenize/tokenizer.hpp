@@ -10,7 +10,11 @@
 
 namespace cleanmix {
 
-struct RunConfig;
+/// \brief Config section [tokenizer].
+struct TokenizerParams {
+  std::string kind = "words";  ///< the built-in `words` tokenizer (others come with their issue)
+  int vocabBits = 20;          ///< histogram buckets: 2^vocabBits
+};
 
 /// \brief What tokenizing one document produces. Reused across documents to keep capacity.
 struct TokenizedDoc {
@@ -43,7 +47,7 @@ class Tokenizer {
   virtual void tokenize(std::string_view text, TokenizedDoc& out, bool full) const = 0;
 };
 
-/// \brief The tokenizer the config asks for. Throws ConfigError for an unknown kind.
-std::unique_ptr<Tokenizer> makeTokenizer(const RunConfig& cfg);
+/// \brief The tokenizer `params.kind` names. Throws ConfigError for an unknown kind.
+std::unique_ptr<Tokenizer> makeTokenizer(const TokenizerParams& params);
 
 }  // namespace cleanmix

@@ -1,4 +1,4 @@
-#include "cleanmix/output/h5.hpp"
+#include "cleanmix/io/h5.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -213,5 +213,16 @@ template std::vector<std::uint16_t> readColumn<std::uint16_t>(hid_t, const std::
 template std::vector<std::uint32_t> readColumn<std::uint32_t>(hid_t, const std::string&);
 template std::vector<std::uint64_t> readColumn<std::uint64_t>(hid_t, const std::string&);
 template std::vector<std::int64_t> readColumn<std::int64_t>(hid_t, const std::string&);
+
+void writeAttrs(hid_t loc, const std::vector<std::pair<std::string, AttrValue>>& attrs) {
+  for (const auto& [name, value] : attrs)
+    std::visit([&, &n = name](const auto& v) { writeAttr(loc, n, v); }, value);
+}
+
+void writeDatasetAttrs(hid_t loc, const std::string& name,
+                       const std::vector<std::pair<std::string, AttrValue>>& attrs) {
+  Id ds(checkId(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), name.c_str()), H5Dclose);
+  writeAttrs(ds, attrs);
+}
 
 }  // namespace cleanmix::h5

@@ -1,4 +1,4 @@
-#include "cleanmix/driver/checkpoint.hpp"
+#include "cleanmix/stages/checkpoint.hpp"
 
 #include <hdf5.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 #include "cleanmix/core/archive.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
-#include "cleanmix/output/h5.hpp"
+#include "cleanmix/io/h5.hpp"
 
 namespace cleanmix::ckpt {
 namespace fs = std::filesystem;
@@ -38,55 +38,6 @@ struct IndexFile {
   void serialize(A& ar, unsigned) {
     ar& version& configHash& table;
   }
-};
-
-/// Serial HDF5 (one file per rank and piece; the sec2 driver, no MPI-IO).
-class SerialFile {
- public:
-  static SerialFile create(const fs::path& p) {
-    SerialFile f;
-    f._id = h5::Id(h5::checkId(H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                               "checkpoint create"),
-                   H5Fclose);
-    return f;
-  }
-  static SerialFile open(const fs::path& p) {
-    SerialFile f;
-    f._id = h5::Id(h5::checkId(H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "checkpoint open"),
-                   H5Fclose);
-    return f;
-  }
-  template <class T>
-  void put(const char* name, const std::vector<T>& v) const {
-    const hsize_t n = v.size();
-    h5::Id space(h5::checkId(H5Screate_simple(1, &n, nullptr), name), H5Sclose);
-    // Large columns are chunked with shuffle + deflate(1): sorted indices and mostly-small
-    // counts shrink several-fold for little CPU.
-    h5::Id dcpl(h5::checkId(H5Pcreate(H5P_DATASET_CREATE), name), H5Pclose);
-    if (n >= 4096) {
-      const hsize_t chunk = std::min<hsize_t>(n, hsize_t{1} << 16);
-      h5::check(H5Pset_chunk(dcpl, 1, &chunk), name);
-      h5::check(H5Pset_shuffle(dcpl), name);
-      h5::check(H5Pset_deflate(dcpl, 1), name);
-    }
-    h5::Id d(h5::checkId(
-                 H5Dcreate2(_id, name, h5::nativeType<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                 name),
-             H5Dclose);
-    if (n)
-      h5::check(H5Dwrite(d, h5::nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), name);
-  }
-  template <class T>
-  void get(const char* name, std::vector<T>& v) const {
-    v = h5::readColumn<T>(_id, name);
-  }
-  void close() {
-    h5::check(H5Fflush(_id, H5F_SCOPE_LOCAL), "checkpoint flush");
-    _id.reset();
-  }
-
- private:
-  h5::Id _id;
 };
 
 }  // namespace
@@ -164,44 +115,17 @@ void addSparse(std::vector<std::uint64_t>& dense, const std::vector<std::uint64_
   }
 }
 
-void ScoreRows::append(ScoreRows& o) {
-  std::vector<void*> from;
-  o.visit([&](const char*, auto& v) { from.push_back(&v); });
-  std::size_t k = 0;
-  visit([&](const char*, auto& v) {
-    using V = std::remove_reference_t<decltype(v)>;
-    const V& src = *static_cast<V*>(from[k++]);
-    v.insert(v.end(), src.begin(), src.end());
-  });
-  for (std::size_t b = 0; b < benchDirty.size(); ++b) benchDirty[b] += o.benchDirty[b];
-  looBitsMicro += o.looBitsMicro;
-  looTokens += o.looTokens;
-}
-
 Store::Store(fs::path workdir, std::string configHash, bool enabled)
     : _dir(std::move(workdir) / "ckpt"), _configHash(std::move(configHash)), _enabled(enabled) {}
-
-std::string Store::countName(std::uint32_t firstPiece) {
-  return fmt::format("s{:08d}.h5", firstPiece);
-}
 
 void Store::startFresh(const ShardTable& table) const {
   std::error_code ec;
   fs::remove_all(_dir, ec);
   if (ec)
     fail("checkpoint", "cannot clear old checkpoints in '{}': {}", _dir.string(), ec.message());
-  ensureDirs();
+  fs::create_directories(_dir, ec);
+  if (ec) fail("checkpoint", "cannot create '{}': {}", _dir.string(), ec.message());
   writeTextFile(_dir / "index.txt", IndexFile{CLEANMIX_VERSION, _configHash, table});
-}
-
-void Store::ensureDirs() const {
-  std::error_code ec;
-  for (const char* sub : {"count", "score"}) {
-    fs::create_directories(_dir / sub, ec);
-    if (ec)
-      fail("checkpoint", "cannot create checkpoint directory '{}': {}", (_dir / sub).string(),
-           ec.message());
-  }
 }
 
 std::optional<ShardTable> Store::loadIndex(const ShardTable& now, std::string& why) const {
@@ -244,11 +168,13 @@ void Store::remove() const {
   fs::remove_all(_dir, ec);
 }
 
-void Store::commit(const fs::path& tmp, const fs::path& final, std::vector<std::uint32_t> pieces,
-                   std::uint64_t docs) const {
-  Sidecar s{CLEANMIX_VERSION, _configHash, 0, {}, std::move(pieces), docs};
+namespace {
+
+/// Verify a freshly written file and commit it: rename it into place, then write its sidecar.
+void commit(const fs::path& tmp, const fs::path& final, const Sidecar& meta) {
+  Sidecar s = meta;
   s.checksum = fileChecksum(tmp, s.bytes);
-  // Verify: the file re-read from disk must be readable as HDF5 and have the size written.
+  // The file re-read from disk must be readable as HDF5 and have the size written.
   std::error_code ec;
   if (s.checksum.empty() || s.bytes != fs::file_size(tmp, ec) || ec || H5Fis_hdf5(tmp.c_str()) <= 0)
     fail("checkpoint", "verification of '{}' failed after writing it", tmp.string());
@@ -258,7 +184,35 @@ void Store::commit(const fs::path& tmp, const fs::path& final, std::vector<std::
   writeTextFile(done, s);
 }
 
-std::optional<Sidecar> Store::verify(const fs::path& file, std::string& why) const {
+}  // namespace
+
+void Store::write(const std::string& stage, const std::string& name,
+                  const std::function<void(const h5::SerialFile&)>& fill,
+                  std::vector<std::uint32_t> pieces, std::uint64_t docs) const {
+  const fs::path final = _dir / stage / name;
+  const fs::path tmp = final.string() + ".tmp";
+  std::error_code ec;
+  fs::create_directories(final.parent_path(), ec);
+  if (ec)
+    fail("checkpoint", "cannot create checkpoint directory '{}': {}", final.parent_path().string(),
+         ec.message());
+  {
+    h5::SerialFile f = h5::SerialFile::create(tmp);
+    fill(f);
+    f.close();
+  }
+  commit(tmp, final, Sidecar{CLEANMIX_VERSION, _configHash, 0, {}, std::move(pieces), docs});
+}
+
+std::optional<std::pair<h5::SerialFile, Sidecar>> Store::open(const std::string& stage,
+                                                              const std::string& name,
+                                                              std::string& why) const {
+  const fs::path file = _dir / stage / name;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    why = "no file";
+    return std::nullopt;
+  }
   Sidecar s;
   if (!readTextFile(file.string() + ".done", s)) {
     why = "no sidecar";
@@ -274,13 +228,13 @@ std::optional<Sidecar> Store::verify(const fs::path& file, std::string& why) con
     why = fmt::format("size/checksum {}/{} != sidecar {}/{}", bytes, sum, s.bytes, s.checksum);
     return std::nullopt;
   }
-  return s;
+  return std::make_pair(h5::SerialFile::open(file), std::move(s));
 }
 
-std::vector<std::pair<std::string, Sidecar>> Store::listCountSegments() const {
+std::vector<std::pair<std::string, Sidecar>> Store::list(const std::string& stage) const {
   std::vector<std::pair<std::string, Sidecar>> out;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(_dir / "count", ec)) {
+  for (const auto& e : fs::directory_iterator(_dir / stage, ec)) {
     const std::string name = e.path().filename().string();
     if (name.size() < 4 || name.substr(name.size() - 3) != ".h5") continue;
     Sidecar s;
@@ -290,79 +244,6 @@ std::vector<std::pair<std::string, Sidecar>> Store::listCountSegments() const {
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
-}
-
-void Store::writeCountSegment(const std::string& name, CountSegment& seg) const {
-  const fs::path final = _dir / "count" / name;
-  const fs::path tmp = final.string() + ".tmp";
-  {
-    SerialFile f = SerialFile::create(tmp);
-    seg.visit([&](const char* n, const auto& v) { f.put(n, v); });
-    f.close();
-  }
-  std::uint64_t docs = 0;
-  for (auto d : seg.docs) docs += d;
-  commit(tmp, final, seg.pieces, docs);
-}
-
-std::optional<CountSegment> Store::readCountSegment(const std::string& name,
-                                                    std::string& why) const {
-  const fs::path file = _dir / "count" / name;
-  const auto side = verify(file, why);
-  if (!side) return std::nullopt;
-  CountSegment seg;
-  SerialFile f = SerialFile::open(file);
-  seg.visit([&](const char* n, auto& v) { f.get(n, v); });
-  const std::size_t np = seg.pieces.size();
-  if (seg.pieces != side->pieces || seg.lines.size() != np || seg.docs.size() != np ||
-      seg.errors.size() != np || seg.errLine.size() != seg.errPiece.size() ||
-      seg.errReasonEnd.size() != seg.errPiece.size() || seg.anchorDocs.size() != 1) {
-    why = "inconsistent columns";
-    return std::nullopt;
-  }
-  return seg;
-}
-
-void Store::writeScorePiece(std::uint32_t piece, ScoreRows& rows) const {
-  const fs::path final = _dir / "score" / fmt::format("p{:08d}.h5", piece);
-  const fs::path tmp = final.string() + ".tmp";
-  {
-    SerialFile f = SerialFile::create(tmp);
-    rows.visit([&](const char* n, const auto& v) { f.put(n, v); });
-    f.put("bench_dirty", rows.benchDirty);
-    f.put("loo_bits_micro", std::vector<std::int64_t>{rows.looBitsMicro});
-    f.put("loo_tokens", std::vector<std::uint64_t>{rows.looTokens});
-    f.close();
-  }
-  commit(tmp, final, {piece}, rows.size());
-}
-
-std::optional<ScoreRows> Store::readScorePiece(std::uint32_t piece, std::uint64_t docs) const {
-  const fs::path file = _dir / "score" / fmt::format("p{:08d}.h5", piece);
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return std::nullopt;
-  std::string why;
-  const auto side = verify(file, why);
-  if (!side || side->pieces != std::vector<std::uint32_t>{piece} || side->docs != docs)
-    return std::nullopt;
-  ScoreRows rows;
-  SerialFile f = SerialFile::open(file);
-  rows.visit([&](const char* n, auto& v) { f.get(n, v); });
-  f.get("bench_dirty", rows.benchDirty);
-  std::vector<std::int64_t> loo;
-  std::vector<std::uint64_t> looTok;
-  f.get("loo_bits_micro", loo);
-  f.get("loo_tokens", looTok);
-  if (loo.size() != 1 || looTok.size() != 1 || rows.benchDirty.size() != 64) return std::nullopt;
-  rows.looBitsMicro = loo[0];
-  rows.looTokens = looTok[0];
-  // Every per-document column must have one row per document (band keys: bands per row).
-  bool ok = true;
-  rows.visit([&](const char* n, const auto& v) {
-    if (std::string_view(n) != "band_keys" && v.size() != docs) ok = false;
-  });
-  if (!ok || (docs && rows.bandKeys.size() % docs != 0)) return std::nullopt;
-  return rows;
 }
 
 }  // namespace cleanmix::ckpt

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace cleanmix {
 
@@ -23,6 +25,23 @@ class Progress {
   std::uint64_t _piecesTotal = 0, _bytesTotal = 0, _piecesDone = 0, _bytesDone = 0;
   Clock::time_point _t0, _last;
   void print(bool final);
+};
+
+/// \brief Seconds per phase of a run (the /timing row of this rank): lap(phase) books the time
+/// since the previous lap to `phase`. The phases are fixed when the timer is made.
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(std::vector<std::string> phases)
+      : _names(std::move(phases)), _seconds(_names.size(), 0.0), _last(Clock::now()) {}
+  void lap(std::string_view phase);
+  const std::vector<std::string>& names() const { return _names; }
+  const std::vector<double>& seconds() const { return _seconds; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::string> _names;
+  std::vector<double> _seconds;
+  Clock::time_point _last;
 };
 
 }  // namespace cleanmix

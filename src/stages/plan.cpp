@@ -1,7 +1,9 @@
-#include "cleanmix/driver/plan_stage.hpp"
+#include "cleanmix/stages/plan.hpp"
 
 #include <algorithm>
 #include <cmath>
+
+#include <fmt/format.h>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/hash.hpp"
@@ -23,14 +25,12 @@ constexpr double kFixed = 65536.0;  // fixed-point scale for exact, order-free s
 
 }  // namespace
 
-double planUniform(std::uint64_t seed, std::uint64_t docId) {
-  return static_cast<double>(mix64(seed ^ mix64(docId + 0x5DEECE66Dull)) >> 11) * 0x1.0p-53;
-}
-
-void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
-               std::uint64_t docOffset, RunOutput::Plan& plan) {
-  const std::size_t ns = cfg.sources.size(), n = docs.size(), nu = 2 * ns;
-  const double R = cfg.planMaxRepeats;
+PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
+                    const std::vector<SourceConfig>& sources, std::uint64_t seed, DocRows& docs,
+                    std::uint64_t docOffset) {
+  PlanSummary plan;
+  const std::size_t ns = sources.size(), n = docs.size(), nu = 2 * ns;
+  const double R = params.maxRepeats;
   docs.repeats.assign(n, 0);
 
   // 1. Eligibility: pool documents that are kept (not duplicate, not contaminated) and pass the
@@ -39,15 +39,14 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
   std::vector<std::uint64_t> eligible(nu, 0), anchorHist(kPplBins, 0), unitPpl(nu * kPplBins, 0),
       unitHist(nu * kTailBins, 0), maxDoc(nu, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    const auto& src = cfg.sources[docs.source[i]];
+    const auto& src = sources[docs.source[i]];
     if (src.role == Role::Anchor) anchorHist[pplBin(docs.refPpl[i])] += docs.nTokens[i];
     if (src.role != Role::Pool || docs.verdict[i] != static_cast<std::uint8_t>(Verdict::Keep))
       continue;
-    const bool pass = docs.nTokens[i] >= cfg.gateMinTokens &&
-                      docs.nTokens[i] <= cfg.gateMaxTokens &&
-                      docs.dupLineFrac[i] <= cfg.gateMaxDupLineFrac &&
-                      docs.top2gramFrac[i] <= cfg.gateMaxTop2gramFrac &&
-                      docs.dup5gramFrac[i] <= cfg.gateMaxDup5gramFrac;
+    const bool pass = docs.nTokens[i] >= params.minTokens && docs.nTokens[i] <= params.maxTokens &&
+                      docs.dupLineFrac[i] <= params.maxDupLineFrac &&
+                      docs.top2gramFrac[i] <= params.maxTop2gramFrac &&
+                      docs.dup5gramFrac[i] <= params.maxDup5gramFrac;
     if (!pass) {
       docs.verdict[i] = static_cast<std::uint8_t>(Verdict::LowQuality);
       continue;
@@ -73,12 +72,12 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
     in[s] = {static_cast<double>(eligible[2 * s]), static_cast<double>(eligible[2 * s + 1])};
     total += in[s].eligibleHuman + in[s].eligibleSynthetic;
   }
-  PlanParams pp;
-  pp.budget = cfg.planBudget > 0 ? cfg.planBudget : total;
-  parseAllocation(cfg.planAllocation, pp.allocation);
-  pp.alpha = cfg.planAlpha;
-  pp.maxEpochs = std::min<double>(cfg.planMaxEpochs, R);  // a document repeats at most R times
-  pp.syntheticCap = cfg.planSyntheticCap;
+  AllocationParams pp;
+  pp.budget = params.budget > 0 ? params.budget : total;
+  parseAllocation(params.allocation, pp.allocation);
+  pp.alpha = params.alpha;
+  pp.maxEpochs = std::min<double>(params.maxEpochs, R);  // a document repeats at most R times
+  pp.syntheticCap = params.syntheticCap;
   const PlanResult res = allocateBudget(in, pp);
   std::vector<double> target(nu);
   for (std::size_t s = 0; s < ns; ++s) {
@@ -115,7 +114,7 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
       ratio = std::clamp((pa + 1e-3) / (pu + 1e-3), 0.5, 2.0);
     }
     w[i] = ratio *
-           std::pow(4.0, cfg.planTailBoost * unitCdf[u * kTailBins + tailBin(docs.tailScore[i])]);
+           std::pow(4.0, params.tailBoost * unitCdf[u * kTailBins + tailBin(docs.tailScore[i])]);
   }
 
   // 4. Scale per unit: sum_i min(R, s w_i) n_i = target, found by bisection on exact
@@ -160,7 +159,7 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
       const double nt = static_cast<double>(docs.nTokens[i]);
       const double y = x[i] * tgtScale[u] * nt;
       const double v = (y + carry[u]) / nt;
-      double r = dither ? std::floor(v + planUniform(cfg.seed, docOffset + i)) : std::floor(v);
+      double r = dither ? std::floor(v + counterUniform(seed, docOffset + i)) : std::floor(v);
       r = std::clamp(r, 0.0, R);
       docs.repeats[i] = static_cast<std::uint32_t>(r);
       carry[u] += y - r * nt;
@@ -181,7 +180,7 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
   double H = 0, S = 0;
   for (std::size_t s = 0; s < ns; ++s)
     H += static_cast<double>(realised[2 * s]), S += target[2 * s + 1];
-  const double c = cfg.planSyntheticCap;
+  const double c = params.syntheticCap;
   const double sAllowed = c < 1 ? std::min(S, c / (1 - c) * H) : S;
   std::vector<double> sScale(nu, 1.0);
   for (std::size_t s = 0; s < ns; ++s) sScale[2 * s + 1] = S > 0 ? sAllowed / S : 0;
@@ -193,7 +192,7 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
     if (unit[i] >= 0 && unit[i] % 2 == 1 && docs.repeats[i] == 0 && res.syntheticCapBinding)
       docs.verdict[i] = static_cast<std::uint8_t>(Verdict::SyntheticCapped);
   plan.enabled = true;
-  plan.allocation = cfg.planAllocation;
+  plan.allocation = params.allocation;
   plan.budget = pp.budget;
   plan.planned = res.planned;
   plan.shortfall = res.shortfall;
@@ -201,8 +200,8 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
   plan.syntheticCapBinding = res.syntheticCapBinding;
   plan.maxEpochs = pp.maxEpochs;
   plan.syntheticCap = c;
-  plan.alpha = cfg.planAlpha;
-  plan.maxRepeats = cfg.planMaxRepeats;
+  plan.alpha = params.alpha;
+  plan.maxRepeats = params.maxRepeats;
   for (int k = 0; k < 2; ++k) {
     plan.eligible[k].resize(ns);
     plan.planned_[k].resize(ns);
@@ -223,6 +222,24 @@ void planStage(const Communicator& comm, const RunConfig& cfg, DocRows& docs,
     plan.realised += realised[2 * s] + realised[2 * s + 1];
     plan.realisedSynthetic += realised[2 * s + 1];
   }
+  return plan;
+}
+
+void setCoverage(PlanSummary& plan, std::vector<std::uint64_t> mixCounts,
+                 std::vector<std::uint64_t> referenceCounts, bool root) {
+  plan.mix = computeVocabStats(mixCounts);
+  plan.reference = computeVocabStats(referenceCounts);
+  plan.mixCounts = std::move(mixCounts);
+  plan.referenceCounts = std::move(referenceCounts);
+  if (root)
+    fmt::print(stderr,
+               "[cleanmix] plan ({}): budget {:.0f}, planned {:.0f}, realised {}, shortfall "
+               "{:.0f}, synthetic share {:.4f} (cap {}); mix types {} vs reference {}\n",
+               plan.allocation, plan.budget, plan.planned, plan.realised, plan.shortfall,
+               plan.realised ? static_cast<double>(plan.realisedSynthetic) /
+                                   static_cast<double>(plan.realised)
+                             : 0.0,
+               plan.syntheticCap, plan.mix.types, plan.reference.types);
 }
 
 }  // namespace cleanmix

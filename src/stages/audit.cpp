@@ -1,11 +1,13 @@
-#include "cleanmix/driver/audit_stage.hpp"
+#include "cleanmix/stages/audit.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <iterator>
 
 #include "cleanmix/comm/communicator.hpp"
-#include "cleanmix/core/hash.hpp"
+#include "cleanmix/stages/mix.hpp"
+
+#include <fmt/format.h>
 
 namespace cleanmix {
 namespace {
@@ -39,10 +41,6 @@ void statsOf(std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, double& en
 }
 
 }  // namespace
-
-std::uint64_t copyKey(std::uint64_t seed, std::uint64_t docId, std::uint32_t copy) {
-  return mix64(seed * 0x9E3779B97F4A7C15ull ^ mix64(docId * 1024 + copy + 1));
-}
 
 WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegment>& segments,
                         std::uint64_t window) {
@@ -126,6 +124,70 @@ WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegmen
     out.tokens.push_back(n);
   }
   return out;
+}
+
+AuditSummary runAudit(const Communicator& comm, const AuditParams& params, const MixPass& mix) {
+  // The training stream: my copies in training order, after the copies of lower ranks.
+  std::uint64_t myTokens = 0;
+  for (const auto& c : mix.copies) myTokens += c.tokens;
+  std::uint64_t pos = comm.exscanSum(myTokens);
+  std::vector<StreamSegment> train;
+  for (const auto& c : mix.copies) {
+    StreamSegment seg;
+    seg.start = pos;
+    seg.buckets = mix.tokens[mix.tokensOf.at(c.doc)].buckets;
+    pos += seg.buckets.size();
+    train.push_back(std::move(seg));
+  }
+  // The anchor stream: anchor documents in doc_id order (they are local and in order).
+  std::vector<StreamSegment> anchor = mix.anchorStream;
+  std::uint64_t myAnchor = 0;
+  for (const auto& seg : anchor) myAnchor += seg.buckets.size();
+  std::uint64_t apos = comm.exscanSum(myAnchor);
+  for (auto& seg : anchor) {
+    seg.start = apos;
+    apos += seg.buckets.size();
+  }
+  const std::uint64_t W = params.batchTokens;
+  const WindowStats batches = windowStats(comm, train, W);
+  const WindowStats windows = windowStats(comm, anchor, W);
+  // Floor: the percentile of complete anchor windows (every rank gets them all).
+  std::vector<double> full;
+  for (std::size_t k = 0; k < windows.entropy.size(); ++k)
+    if (windows.tokens[k] == W) full.push_back(windows.entropy[k]);
+  std::vector<double> allFull = comm.alltoallv(std::vector<std::vector<double>>(comm.size(), full));
+  std::sort(allFull.begin(), allFull.end());
+  AuditSummary au;
+  au.enabled = true;
+  au.batchTokens = W;
+  au.floorPercentile = params.floorPercentile;
+  au.absoluteFloor = params.absoluteFloor;
+  au.anchorWindows = allFull.size();
+  au.floorBits =
+      allFull.empty()
+          ? 0.0
+          : allFull[static_cast<std::size_t>(std::floor(params.floorPercentile / 100.0 *
+                                                        static_cast<double>(allFull.size() - 1)))];
+  const double floor = std::max(au.floorBits, params.absoluteFloor);
+  au.block.first = batches.first;
+  au.block.entropy = batches.entropy;
+  au.block.types = batches.types;
+  au.block.tokens = batches.tokens;
+  std::uint64_t held = 0;
+  for (std::size_t k = 0; k < batches.entropy.size(); ++k) {
+    // Only complete batches are judged: a short final batch has less entropy by size alone.
+    const bool hold = batches.tokens[k] == W && batches.entropy[k] < floor;
+    au.block.hold.push_back(hold ? 1 : 0);
+    held += hold;
+  }
+  au.held = comm.allreduceSum(held);
+  au.batches = comm.allreduceSum<std::uint64_t>(batches.entropy.size());
+  if (comm.isRoot())
+    fmt::print(stderr,
+               "[cleanmix] audit: {} batches of {} tokens, floor {:.3f} bits (p{} of {} anchor "
+               "windows), {} held for review\n",
+               au.batches, W, floor, params.floorPercentile, au.anchorWindows, au.held);
+  return au;
 }
 
 }  // namespace cleanmix

@@ -35,7 +35,35 @@ struct WindowStats {
 WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegment>& segments,
                         std::uint64_t window);
 
-/// \brief The training-order key of copy k of a document.
-std::uint64_t copyKey(std::uint64_t seed, std::uint64_t docId, std::uint32_t copy);
+/// \brief Config section [audit].
+struct AuditParams {
+  bool enabled = true;
+  std::uint64_t batchTokens = 65536;
+  double floorPercentile = 1.0;
+  double absoluteFloor = 0;  ///< bits; 0 = use the calibrated floor only
+};
+
+/// \brief A block of consecutive audit batches held by this rank.
+struct BatchBlock {
+  std::uint64_t first = 0;
+  std::vector<double> entropy;
+  std::vector<std::uint32_t> types;
+  std::vector<std::uint64_t> tokens;
+  std::vector<std::uint8_t> hold;
+};
+
+/// \brief The audit's result (/audit): global figures and this rank's batches.
+struct AuditSummary {
+  bool enabled = false;
+  std::uint64_t batchTokens = 0, anchorWindows = 0, batches = 0, held = 0;
+  double floorPercentile = 0, floorBits = 0, absoluteFloor = 0;
+  BatchBlock block;
+};
+
+struct MixPass;
+
+/// \brief Audit the planned mix: batches of the training stream (the mix pass's copies in
+/// training order) against the calibrated floor from same-size anchor windows. Collective.
+AuditSummary runAudit(const Communicator& comm, const AuditParams& params, const MixPass& mix);
 
 }  // namespace cleanmix

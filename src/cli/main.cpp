@@ -17,6 +17,7 @@
 #include "cleanmix/driver/run.hpp"
 #include "cleanmix/kernels/signals.hpp"
 #include "cleanmix/output/writer.hpp"
+#include "cleanmix/stages/index.hpp"
 
 namespace {
 
@@ -167,11 +168,11 @@ int main(int argc, char** argv) {
     std::string err;
     try {
       cfg = cleanmix::loadConfig(a.config, a.sets);
-      if (!a.out.empty()) cfg.output = std::filesystem::absolute(a.out);
+      if (!a.out.empty()) cfg.run.output = std::filesystem::absolute(a.out);
       if (!a.workdir.empty())
-        cfg.workdir = std::filesystem::absolute(a.workdir);
+        cfg.run.workdir = std::filesystem::absolute(a.workdir);
       else if (!a.out.empty())
-        cfg.workdir = cfg.output.string() + ".work";
+        cfg.run.workdir = cfg.run.output.string() + ".work";
     } catch (const cleanmix::ConfigError& e) {
       err = e.what();
     }
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
       const auto cfg = loadCfg(comm);
       if (comm.isRoot())
         fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
-                   comm.size(), cleanmix::makeSignalScorer(cfg.backend)->backend());
+                   comm.size(), cleanmix::makeSignalScorer(cfg.score.backend)->backend());
       return cleanmix::runPipeline(
           cfg, comm,
           cleanmix::RunOptions{a.resume,
@@ -202,8 +203,8 @@ int main(int argc, char** argv) {
   if (*calibrate) {
     return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
       auto cfg = loadCfg(comm);
-      cfg.classifierEnabled = true;
-      cfg.classifierModel.clear();  // calibrate always fits
+      cfg.classifier.enabled = true;
+      cfg.classifier.model.clear();  // calibrate always fits
       const std::string out =
           modelOut.empty() ? std::filesystem::path(a.config).stem().string() + ".model" : modelOut;
       return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{false, true, out, {}});
@@ -212,13 +213,16 @@ int main(int argc, char** argv) {
 
   return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
     const auto cfg = loadCfg(comm);
-    const auto table = cleanmix::indexStage(cfg, comm);
-    const auto assign = cleanmix::assignPieces(table, comm.size());
+    cleanmix::Corpus corpus;
+    corpus.sources = &cfg.sources;
+    corpus.table = cleanmix::indexShards(comm, cfg.sources, cfg.ingest);
+    corpus.assign = cleanmix::assignPieces(corpus.table, comm.size());
+    corpus.begin = corpus.assign.begin(comm.rank());
+    corpus.end = corpus.assign.end(comm.rank());
     comm.barrier();
     const double t0 = MPI_Wtime();
     std::uint64_t lines = 0, docs = 0;
-    const std::uint64_t bytes = cleanmix::parseOnlyPass(cfg, table, assign.begin(comm.rank()),
-                                                        assign.end(comm.rank()), lines, docs);
+    const std::uint64_t bytes = cleanmix::parseOnlyPass(corpus, cfg.ingest, lines, docs);
     const double el = MPI_Wtime() - t0;
     const double maxEl = comm.allreduceMax(el);
     const std::uint64_t totalBytes = comm.allreduceSum(bytes);

@@ -1,4 +1,4 @@
-#include "cleanmix/driver/dedup.hpp"
+#include "cleanmix/stages/dedup.hpp"
 
 #include <algorithm>
 #include <compare>
@@ -131,6 +131,43 @@ DedupResult findDuplicates(const Communicator& comm, const DedupInput& in) {
   res.duplicates = comm.allreduceSum(dups);
   res.alltoallvBytes = comm.alltoallvBytes() - a2a0;
   return res;
+}
+
+DedupSummary runDedup(const Communicator& comm, const DedupParams& params,
+                      const std::vector<SourceConfig>& sources, ScoreRows& rows,
+                      std::uint64_t docOffset) {
+  DocRows& docs = rows.d;
+  DedupResult dedup;
+  if (params.enabled) {
+    DedupInput in;
+    in.docOffset = docOffset;
+    in.bands = params.bands;
+    in.exactKeys = std::move(rows.exactKeys);
+    in.bandKeys = std::move(rows.bandKeys);
+    in.provRank = std::move(rows.provRank);
+    in.participate = std::move(rows.participate);
+    dedup = findDuplicates(comm, in);
+  } else {
+    dedup.dupOf.assign(docs.size(), -1);
+  }
+  docs.dupOf = std::move(dedup.dupOf);
+  docs.verdict.resize(docs.size());
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    const Role role = sources[docs.source[i]].role;
+    Verdict v = Verdict::Keep;
+    if (role == Role::Benchmark)
+      v = Verdict::Benchmark;
+    else if (role == Role::Anchor)
+      v = Verdict::Anchor;
+    else if (docs.contaminated[i] > 0)
+      v = Verdict::Contaminated;
+    else if (docs.dupOf[i] >= 0)
+      v = Verdict::Duplicate;
+    docs.verdict[i] = static_cast<std::uint8_t>(v);
+  }
+  return {params.enabled,   params.bands,         params.rows,
+          params.shingle,   dedup.candidatePairs, dedup.clusters,
+          dedup.duplicates, dedup.rounds,         comm.allreduceMax(dedup.alltoallvBytes)};
 }
 
 }  // namespace cleanmix

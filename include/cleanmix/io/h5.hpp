@@ -7,10 +7,14 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace cleanmix::h5 {
@@ -122,6 +126,14 @@ void writeAttr(hid_t loc, const std::string& name, const std::vector<std::string
 void writeAttr(hid_t loc, const std::string& name, std::uint64_t value);
 void writeAttr(hid_t loc, const std::string& name, double value);
 
+/// \brief An attribute value of any kind writeAttr takes.
+using AttrValue = std::variant<std::string, std::vector<std::string>, std::uint64_t, double>;
+/// \brief Write a list of attributes (collective), in order.
+void writeAttrs(hid_t loc, const std::vector<std::pair<std::string, AttrValue>>& attrs);
+/// \brief Attributes of the dataset `name` under `loc`.
+void writeDatasetAttrs(hid_t loc, const std::string& name,
+                       const std::vector<std::pair<std::string, AttrValue>>& attrs);
+
 /// \brief Reading back (inspect, tests): the dims of a dataset, its element count, a whole 1-D or
 /// N-D numeric dataset, and a fixed-length string dataset.
 std::vector<hsize_t> shapeOf(hid_t dset);
@@ -129,5 +141,53 @@ std::uint64_t elements(const std::vector<hsize_t>& dims);
 template <class T>
 std::vector<T> readColumn(hid_t file, const std::string& path);
 std::vector<std::string> readStrings(hid_t file, const std::string& path);
+
+/// \brief A serial HDF5 file of named 1-D columns (the sec2 driver, no MPI-IO): one rank's
+/// checkpoint files. Large columns are chunked and compressed.
+class SerialFile {
+ public:
+  static SerialFile create(const std::filesystem::path& p) {
+    SerialFile f;
+    f._id = Id(checkId(H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                       "SerialFile::create"),
+               H5Fclose);
+    return f;
+  }
+  static SerialFile open(const std::filesystem::path& p) {
+    SerialFile f;
+    f._id =
+        Id(checkId(H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "SerialFile::open"), H5Fclose);
+    return f;
+  }
+  template <class T>
+  void put(const char* name, const std::vector<T>& v) const {
+    const hsize_t n = v.size();
+    Id space(checkId(H5Screate_simple(1, &n, nullptr), name), H5Sclose);
+    // Large columns are chunked with shuffle + deflate(1): sorted indices and mostly-small
+    // counts shrink several-fold for little CPU.
+    Id dcpl(checkId(H5Pcreate(H5P_DATASET_CREATE), name), H5Pclose);
+    if (n >= 4096) {
+      const hsize_t chunk = std::min<hsize_t>(n, hsize_t{1} << 16);
+      check(H5Pset_chunk(dcpl, 1, &chunk), name);
+      check(H5Pset_shuffle(dcpl), name);
+      check(H5Pset_deflate(dcpl, 1), name);
+    }
+    Id d(checkId(H5Dcreate2(_id, name, nativeType<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                 name),
+         H5Dclose);
+    if (n) check(H5Dwrite(d, nativeType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), name);
+  }
+  template <class T>
+  void get(const char* name, std::vector<T>& v) const {
+    v = readColumn<T>(_id, name);
+  }
+  void close() {
+    check(H5Fflush(_id, H5F_SCOPE_LOCAL), "SerialFile::close");
+    _id.reset();
+  }
+
+ private:
+  Id _id;
+};
 
 }  // namespace cleanmix::h5

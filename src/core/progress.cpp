@@ -1,4 +1,4 @@
-#include "cleanmix/driver/progress.hpp"
+#include "cleanmix/core/progress.hpp"
 
 #include <fmt/format.h>
 
@@ -45,6 +45,13 @@ void Progress::print(bool final) {
     fmt::print(stderr, "[cleanmix] {:<6} {}/{} pieces on rank 0, {:.1f} MB/s per rank, ETA {}\n",
                _stage, _piecesDone, _piecesTotal, mbs, eta);
   std::fflush(stderr);
+}
+
+void PhaseTimer::lap(std::string_view phase) {
+  const auto now = Clock::now();
+  for (std::size_t k = 0; k < _names.size(); ++k)
+    if (_names[k] == phase) _seconds[k] += std::chrono::duration<double>(now - _last).count();
+  _last = now;
 }
 
 }  // namespace cleanmix

@@ -1,0 +1,45 @@
+#pragma once
+/// \file
+/// \brief How a run's classifier is set up before any document is read: its config section,
+/// which sources are labelled training data, and whether a model is loaded or fitted in-run.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cleanmix/classify/model.hpp"
+#include "cleanmix/core/source.hpp"
+
+namespace cleanmix {
+
+/// \brief Config section [classifier].
+struct ClassifierParams {
+  bool enabled = true;
+  std::string model;                ///< model file to load ("" = fit in-run)
+  std::string decision = "linear";  ///< which model sets p_synthetic / inferred
+  double targetFpr = 0.01;
+  double l2 = 0.01;
+  int nbBits = 14;
+  std::uint64_t maxTrainDocs = 200000;  ///< labelled rows gathered to rank 0 (sampled)
+};
+
+/// \brief The class a source's documents train as: 0 human (human_verified), 1 synthetic
+/// (synthetic_known), -1 not labelled (benchmarks never are).
+int trainingLabel(const SourceConfig& src);
+
+/// \brief The classifier of one run.
+struct ClassifierSetup {
+  bool active = false;  ///< it runs: a model is loaded, or both labelled classes exist to fit one
+  bool fitNb = false;   ///< the NB text features are counted in-run (no model loaded)
+  std::optional<ClassifierModel> loaded;
+  /// \brief NB histograms to count into (empty) or the loaded model's.
+  NbCounts initialNb() const;
+  int nbBits = 14;
+};
+
+/// \brief Load the model, if any, and decide whether the classifier runs. Throws Error when the
+/// model file cannot be read.
+ClassifierSetup setupClassifier(const ClassifierParams& params,
+                                const std::vector<SourceConfig>& sources);
+
+}  // namespace cleanmix

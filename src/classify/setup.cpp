@@ -1,0 +1,33 @@
+#include "cleanmix/classify/setup.hpp"
+
+namespace cleanmix {
+
+int trainingLabel(const SourceConfig& src) {
+  if (src.role == Role::Benchmark) return -1;
+  if (src.provenance == Provenance::HumanVerified) return 0;
+  if (src.provenance == Provenance::SyntheticKnown) return 1;
+  return -1;
+}
+
+NbCounts ClassifierSetup::initialNb() const {
+  NbCounts nb(nbBits);
+  if (loaded) nb.counts = loaded->nbCounts;
+  return nb;
+}
+
+ClassifierSetup setupClassifier(const ClassifierParams& params,
+                                const std::vector<SourceConfig>& sources) {
+  ClassifierSetup s;
+  if (!params.model.empty()) s.loaded = loadModel(params.model);
+  s.nbBits = s.loaded ? s.loaded->nbBits : params.nbBits;
+  bool human = false, synthetic = false;
+  for (const auto& src : sources) {
+    human |= trainingLabel(src) == 0;
+    synthetic |= trainingLabel(src) == 1;
+  }
+  s.active = params.enabled && (s.loaded || (human && synthetic));
+  s.fitNb = s.active && !s.loaded;
+  return s;
+}
+
+}  // namespace cleanmix
