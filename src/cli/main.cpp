@@ -39,6 +39,7 @@ struct Args {
   bool resume = false;
   std::string inspectFile;
   bool digest = false;
+  std::string materialize, modelOut, reportOut;
 };
 
 /// MPI + Kokkos for the commands that need them; exceptions become exit codes here.
@@ -73,16 +74,110 @@ int withRuntime(int argc, char** argv,
   return code;
 }
 
-}  // namespace
+/// Every rank reads the config; they agree on the outcome before any other collective.
+cleanmix::RunConfig loadRunConfig(const cleanmix::Communicator& comm, const Args& a) {
+  cleanmix::RunConfig cfg;
+  std::string err;
+  try {
+    cfg = cleanmix::loadConfig(a.config, a.sets);
+    if (!a.out.empty()) cfg.run.output = std::filesystem::absolute(a.out);
+    if (!a.workdir.empty())
+      cfg.run.workdir = std::filesystem::absolute(a.workdir);
+    else if (!a.out.empty())
+      cfg.run.workdir = cfg.run.output.string() + ".work";
+  } catch (const cleanmix::ConfigError& e) {
+    err = e.what();
+  }
+  if (!comm.allOk(err.empty())) {
+    if (err.empty()) err = "cleanmix::loadConfig: the config failed to load on another rank";
+    throw cleanmix::ConfigError(err);
+  }
+  return cfg;
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{
-      "cleanmix: contamination-controlled pretraining mixes (MPI + Kokkos + parallel HDF5)",
-      "cleanmix"};
+int inspectCommand(const Args& a) {
+  try {
+    return cleanmix::inspectFile(a.inspectFile, a.digest, std::cout);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "fatal: {}\n", e.what());
+    return 1;
+  }
+}
+
+/// The plots are drawn by scripts/report.py with Debian's python3-h5py and matplotlib.
+int reportCommand(const Args& a) {
+  const char* env = std::getenv("CLEANMIX_REPORT_SCRIPT");
+  std::string script = env ? env : CLEANMIX_REPORT_SCRIPT_INSTALLED;
+  if (!std::filesystem::exists(script)) script = CLEANMIX_REPORT_SCRIPT_SOURCE;
+  if (!std::filesystem::exists(script)) {
+    fmt::print(stderr, "fatal: report script not found (set CLEANMIX_REPORT_SCRIPT)\n");
+    return 1;
+  }
+  std::vector<std::string> args{"/usr/bin/python3", script, a.inspectFile, "--out", a.reportOut};
+  std::vector<char*> argv2;
+  argv2.reserve(args.size() + 1);
+  for (auto& x : args) argv2.push_back(x.data());
+  argv2.push_back(nullptr);
+  ::execv(argv2[0], argv2.data());
+  fmt::print(stderr,
+             "fatal: cannot run /usr/bin/python3 (apt-get install python3-h5py "
+             "python3-matplotlib): {}\n",
+             std::strerror(errno));
+  return 1;
+}
+
+int runCommand(const cleanmix::Communicator& comm, const Args& a) {
+  const auto cfg = loadRunConfig(comm, a);
+  if (comm.isRoot())
+    fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
+               comm.size(), cleanmix::makeSignalScorer(cfg.score.backend)->backend());
+  cleanmix::RunOptions opts;
+  opts.resume = a.resume;
+  if (!a.materialize.empty())
+    opts.materializeDir = std::filesystem::absolute(a.materialize).string();
+  return cleanmix::runPipeline(cfg, comm, opts);
+}
+
+int calibrateCommand(const cleanmix::Communicator& comm, const Args& a) {
+  auto cfg = loadRunConfig(comm, a);
+  cfg.classifier.enabled = true;
+  cfg.classifier.model.clear();  // calibrate always fits
+  cleanmix::RunOptions opts;
+  opts.calibrateOnly = true;
+  opts.modelOut =
+      a.modelOut.empty() ? std::filesystem::path(a.config).stem().string() + ".model" : a.modelOut;
+  return cleanmix::runPipeline(cfg, comm, opts);
+}
+
+/// Parse-only pass (read, decompress, JSON) over this rank's pieces: perf/'s floor.
+int benchParseCommand(const cleanmix::Communicator& comm, const Args& a) {
+  const auto cfg = loadRunConfig(comm, a);
+  cleanmix::Corpus corpus;
+  corpus.sources = &cfg.sources;
+  corpus.table = cleanmix::indexShards(comm, cfg.sources, cfg.ingest);
+  corpus.assign = cleanmix::assignPieces(corpus.table, comm.size());
+  corpus.begin = corpus.assign.begin(comm.rank());
+  corpus.end = corpus.assign.end(comm.rank());
+  comm.barrier();
+  const double t0 = MPI_Wtime();
+  std::uint64_t lines = 0, docs = 0;
+  const std::uint64_t bytes = cleanmix::parseOnlyPass(corpus, cfg.ingest, lines, docs);
+  const double el = MPI_Wtime() - t0;
+  const double maxEl = comm.allreduceMax(el);
+  const std::uint64_t totalBytes = comm.allreduceSum(bytes);
+  const std::uint64_t totalLines = comm.allreduceSum(lines);
+  if (comm.isRoot())
+    fmt::print("parse-only: {} ranks, {} bytes, {} lines, {:.3f} s, {:.1f} MB/s per rank\n",
+               comm.size(), totalBytes, totalLines, maxEl,
+               static_cast<double>(totalBytes) / 1e6 / maxEl / comm.size());
+  return 0;
+}
+
+/// The command line. Returns the subcommand chosen, or null with `exitCode` set (help,
+/// version, usage error).
+CLI::App* parseArgs(CLI::App& app, Args& a, int argc, char** argv, int& exitCode) {
   app.set_version_flag("--version", versionText());
   app.require_subcommand(1);
-  Args a;
-
   auto* run =
       app.add_subcommand("run", "Run the pipeline on a config (under mpirun/srun or alone)");
   run->add_option("config", a.config, "TOML config file")->required();
@@ -90,8 +185,7 @@ int main(int argc, char** argv) {
   run->add_option("--workdir", a.workdir, "Work directory for checkpoints (overrides run.workdir)");
   run->add_flag("--resume", a.resume, "Skip work a previous run of this config completed");
   run->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
-  std::string materialize;
-  run->add_option("--materialize", materialize,
+  run->add_option("--materialize", a.materialize,
                   "Write the planned mix (training order) and the anchor split as JSONL shards, "
                   "with a manifest, to this directory");
 
@@ -101,136 +195,63 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   inspect->add_flag("--digest", a.digest, "Print a checksum per dataset (all but /timing)");
 
-  std::string modelOut;
   auto* calibrate =
       app.add_subcommand("calibrate",
                          "Fit the provenance classifier on the config's labelled sources, report "
                          "held-out metrics and write the model file");
   calibrate->add_option("config", a.config, "TOML config file")->required();
-  calibrate->add_option("--out", modelOut, "Model file to write (default: <config stem>.model)");
+  calibrate->add_option("--out", a.modelOut, "Model file to write (default: <config stem>.model)");
   calibrate->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
 
-  std::string reportOut;
   auto* report = app.add_subcommand("report", "Write an HTML report with plots of a run file");
   report->add_option("file", a.inspectFile, "cleanmix HDF5 output")
       ->required()
       ->check(CLI::ExistingFile);
-  report->add_option("--out", reportOut, "Output directory")->required();
+  report->add_option("--out", a.reportOut, "Output directory")->required();
 
   auto* bench =
       app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
   bench->add_option("config", a.config, "TOML config file")->required();
   bench->add_option("--set", a.sets, "Override a config key");
   bench->group("");  // hidden
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
-    return app.exit(e);
+    exitCode = app.exit(e);
+    return nullptr;
   } catch (const CLI::ParseError& e) {
     if (launcherRank() == 0) app.exit(e);
-    return 2;
+    exitCode = 2;
+    return nullptr;
   }
+  return app.get_subcommands().front();
+}
 
-  if (*inspect) {
-    try {
-      return cleanmix::inspectFile(a.inspectFile, a.digest, std::cout);
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "fatal: {}\n", e.what());
-      return 1;
-    }
-  }
+int dispatch(int argc, char** argv) {
+  CLI::App app{
+      "cleanmix: contamination-controlled pretraining mixes (MPI + Kokkos + parallel HDF5)",
+      "cleanmix"};
+  Args a;
+  int exitCode = 0;
+  const CLI::App* cmd = parseArgs(app, a, argc, argv, exitCode);
+  if (!cmd) return exitCode;
+  const std::string name = cmd->get_name();
+  if (name == "inspect") return inspectCommand(a);
+  if (name == "report") return reportCommand(a);
+  using Body = int (*)(const cleanmix::Communicator&, const Args&);
+  const Body body = name == "run"         ? runCommand
+                    : name == "calibrate" ? calibrateCommand
+                                          : benchParseCommand;
+  return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) { return body(comm, a); });
+}
 
-  if (*report) {
-    // The plots are drawn by scripts/report.py with Debian's python3-h5py and matplotlib.
-    const char* env = std::getenv("CLEANMIX_REPORT_SCRIPT");
-    std::string script = env ? env : CLEANMIX_REPORT_SCRIPT_INSTALLED;
-    if (!std::filesystem::exists(script)) script = CLEANMIX_REPORT_SCRIPT_SOURCE;
-    if (!std::filesystem::exists(script)) {
-      fmt::print(stderr, "fatal: report script not found (set CLEANMIX_REPORT_SCRIPT)\n");
-      return 1;
-    }
-    std::vector<std::string> args{"/usr/bin/python3", script, a.inspectFile, "--out", reportOut};
-    std::vector<char*> argv2;
-    for (auto& x : args) argv2.push_back(x.data());
-    argv2.push_back(nullptr);
-    ::execv(argv2[0], argv2.data());
-    fmt::print(stderr,
-               "fatal: cannot run /usr/bin/python3 (apt-get install python3-h5py "
-               "python3-matplotlib): {}\n",
-               std::strerror(errno));
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const std::exception& e) {  // only before MPI starts: withRuntime catches the rest
+    fmt::print(stderr, "fatal: {}\n", e.what());
     return 1;
   }
-
-  auto loadCfg = [&](const cleanmix::Communicator& comm) {
-    // Every rank reads the config; agree on the outcome before any other collective.
-    cleanmix::RunConfig cfg;
-    std::string err;
-    try {
-      cfg = cleanmix::loadConfig(a.config, a.sets);
-      if (!a.out.empty()) cfg.run.output = std::filesystem::absolute(a.out);
-      if (!a.workdir.empty())
-        cfg.run.workdir = std::filesystem::absolute(a.workdir);
-      else if (!a.out.empty())
-        cfg.run.workdir = cfg.run.output.string() + ".work";
-    } catch (const cleanmix::ConfigError& e) {
-      err = e.what();
-    }
-    if (!comm.allOk(err.empty())) {
-      if (err.empty()) err = "cleanmix::loadConfig: the config failed to load on another rank";
-      throw cleanmix::ConfigError(err);
-    }
-    return cfg;
-  };
-
-  if (*run) {
-    return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
-      const auto cfg = loadCfg(comm);
-      if (comm.isRoot())
-        fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
-                   comm.size(), cleanmix::makeSignalScorer(cfg.score.backend)->backend());
-      return cleanmix::runPipeline(
-          cfg, comm,
-          cleanmix::RunOptions{a.resume,
-                               false,
-                               {},
-                               materialize.empty()
-                                   ? std::string()
-                                   : std::filesystem::absolute(materialize).string()});
-    });
-  }
-
-  if (*calibrate) {
-    return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
-      auto cfg = loadCfg(comm);
-      cfg.classifier.enabled = true;
-      cfg.classifier.model.clear();  // calibrate always fits
-      const std::string out =
-          modelOut.empty() ? std::filesystem::path(a.config).stem().string() + ".model" : modelOut;
-      return cleanmix::runPipeline(cfg, comm, cleanmix::RunOptions{false, true, out, {}});
-    });
-  }
-
-  return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) {
-    const auto cfg = loadCfg(comm);
-    cleanmix::Corpus corpus;
-    corpus.sources = &cfg.sources;
-    corpus.table = cleanmix::indexShards(comm, cfg.sources, cfg.ingest);
-    corpus.assign = cleanmix::assignPieces(corpus.table, comm.size());
-    corpus.begin = corpus.assign.begin(comm.rank());
-    corpus.end = corpus.assign.end(comm.rank());
-    comm.barrier();
-    const double t0 = MPI_Wtime();
-    std::uint64_t lines = 0, docs = 0;
-    const std::uint64_t bytes = cleanmix::parseOnlyPass(corpus, cfg.ingest, lines, docs);
-    const double el = MPI_Wtime() - t0;
-    const double maxEl = comm.allreduceMax(el);
-    const std::uint64_t totalBytes = comm.allreduceSum(bytes);
-    const std::uint64_t totalLines = comm.allreduceSum(lines);
-    if (comm.isRoot())
-      fmt::print("parse-only: {} ranks, {} bytes, {} lines, {:.3f} s, {:.1f} MB/s per rank\n",
-                 comm.size(), totalBytes, totalLines, maxEl,
-                 static_cast<double>(totalBytes) / 1e6 / maxEl / comm.size());
-    return 0;
-  });
 }

@@ -89,9 +89,9 @@ std::string Communicator::exchangeBytes(const std::string& packed,
                                         std::vector<std::uint64_t>* recvBytesOut) const {
   std::vector<std::uint64_t>& recvBytes = *recvBytesOut;
   recvBytes.assign(_size, 0);
-  mpiCheck(
-      MPI_Alltoall(sendBytes.data(), 1, MPI_UINT64_T, recvBytes.data(), 1, MPI_UINT64_T, _comm),
-      "alltoallv");
+  mpiCheck(MPI_Alltoall(sendBytes.data(), 1, mpiType<std::uint64_t>(), recvBytes.data(), 1,
+                        mpiType<std::uint64_t>(), _comm),
+           "alltoallv");
   std::vector<int> sc(_size), sd(_size), rc(_size), rd(_size);
   std::uint64_t so = 0, ro = 0;
   for (int r = 0; r < _size; ++r) {

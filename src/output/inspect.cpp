@@ -149,6 +149,7 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
     for (const auto& rows : rowsOf) {
       if (rows.empty()) continue;
       std::vector<double> x;
+      x.reserve(rows.size());
       for (auto r : rows) x.push_back(v[r]);
       std::nth_element(x.begin(), x.begin() + x.size() / 2, x.end());
       os << fmt::format(" {:>19.4g}", x[x.size() / 2]);

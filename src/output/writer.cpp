@@ -289,7 +289,7 @@ void writePlan(const Communicator& c, const h5::ParallelFile& f, const PlanSumma
     writeTable<std::size_t>(
         c, f, s, rows,
         {per("eligible_human", p.eligible[0]), per("eligible_synthetic", p.eligible[1]),
-         per("planned_human", p.planned_[0]), per("planned_synthetic", p.planned_[1]),
+         per("planned_human", p.plannedBy[0]), per("planned_synthetic", p.plannedBy[1]),
          per("realised_human", p.realisedBy[0]), per("realised_synthetic", p.realisedBy[1]),
          per("epochs", p.epochs), per("weight", p.weight)});
   }

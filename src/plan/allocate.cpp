@@ -1,7 +1,8 @@
 #include "cleanmix/plan/allocate.hpp"
 
 #include <cmath>
-#include <stdexcept>
+
+#include "cleanmix/core/error.hpp"
 
 namespace cleanmix {
 
@@ -57,7 +58,9 @@ bool parseAllocation(const std::string& s, Allocation& out) {
 PlanResult allocateBudget(const std::vector<PlanSourceIn>& in, const AllocationParams& p) {
   if (p.budget < 0 || p.maxEpochs <= 0 || p.syntheticCap < 0 || p.syntheticCap > 1 ||
       (p.allocation == Allocation::Temperature && p.alpha <= 0))
-    throw std::invalid_argument("cleanmix::allocateBudget: bad parameters");
+    fail("allocateBudget",
+         "bad parameters (budget {}, max_epochs {}, synthetic_cap {}, temperature_alpha {})",
+         p.budget, p.maxEpochs, p.syntheticCap, p.alpha);
   const std::size_t n = in.size();
   PlanResult r;
   r.sources.resize(n);

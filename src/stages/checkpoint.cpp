@@ -115,8 +115,8 @@ void addSparse(std::vector<std::uint64_t>& dense, const std::vector<std::uint64_
   }
 }
 
-Store::Store(fs::path workdir, std::string configHash, bool enabled)
-    : _dir(std::move(workdir) / "ckpt"), _configHash(std::move(configHash)), _enabled(enabled) {}
+Store::Store(const fs::path& workdir, std::string configHash, bool enabled)
+    : _dir(workdir / "ckpt"), _configHash(std::move(configHash)), _enabled(enabled) {}
 
 void Store::startFresh(const ShardTable& table) const {
   std::error_code ec;

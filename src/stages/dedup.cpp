@@ -12,7 +12,7 @@ namespace {
 
 struct Edge {  // trivially copyable, unlike std::pair
   std::uint64_t first, second;
-  auto operator<=>(const Edge&) const = default;
+  auto operator<=>(const Edge&) const = default;  // NOLINT(modernize-use-nullptr): tidy 14 bug
 };
 
 struct Member {
@@ -71,6 +71,7 @@ DedupResult findDuplicates(const Communicator& comm, const DedupInput& in) {
   std::vector<std::uint64_t> label(nd);
   for (std::size_t d = 0; d < nd; ++d) label[d] = off + d;
   std::vector<std::uint64_t> nbrs;
+  nbrs.reserve(adj.size());
   for (const auto& e : adj) nbrs.push_back(e.second);
   std::sort(nbrs.begin(), nbrs.end());
   nbrs.erase(std::unique(nbrs.begin(), nbrs.end()), nbrs.end());

@@ -204,7 +204,7 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
   plan.maxRepeats = params.maxRepeats;
   for (int k = 0; k < 2; ++k) {
     plan.eligible[k].resize(ns);
-    plan.planned_[k].resize(ns);
+    plan.plannedBy[k].resize(ns);
     plan.realisedBy[k].resize(ns);
   }
   plan.epochs.resize(ns);
@@ -213,8 +213,8 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
   for (std::size_t s = 0; s < ns; ++s) {
     plan.eligible[0][s] = in[s].eligibleHuman;
     plan.eligible[1][s] = in[s].eligibleSynthetic;
-    plan.planned_[0][s] = res.sources[s].plannedHuman;
-    plan.planned_[1][s] = res.sources[s].plannedSynthetic;
+    plan.plannedBy[0][s] = res.sources[s].plannedHuman;
+    plan.plannedBy[1][s] = res.sources[s].plannedSynthetic;
     plan.realisedBy[0][s] = realised[2 * s];
     plan.realisedBy[1][s] = realised[2 * s + 1];
     plan.epochs[s] = res.sources[s].epochs;

@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/kernels/signals.hpp"
 #include "cleanmix/tokenize/words.hpp"
 
@@ -211,5 +212,25 @@ TEST_F(Signals, IndependentOfBatchComposition) {
 }
 
 TEST(SignalsFactory, UnknownBackendThrows) {
-  EXPECT_THROW(makeSignalScorer("no-such-backend"), std::exception);
+  EXPECT_THROW(makeSignalScorer("no-such-backend"), Error);
+}
+
+// Misuse is reported in the project's error style: cleanmix::Error naming the function.
+TEST(SignalsFactory, MisuseThrowsCleanmixErrors) {
+  auto s = makeSignalScorer(CLEANMIX_TEST_BACKEND);
+  const auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no cleanmix::Error");
+  };
+  BatchInput in;
+  BatchOutput out;
+  EXPECT_EQ(message([&] { s->score(in, out); }).rfind("cleanmix::score:", 0), 0u);
+  const std::vector<std::uint64_t> three(3, 1);
+  EXPECT_EQ(message([&] { s->setUnigram(three); }).rfind("cleanmix::setUnigram:", 0), 0u);
+  EXPECT_EQ(message([&] { s->setMinHash({0, 8, 5, 1}); }).rfind("cleanmix::setMinHash:", 0), 0u);
+  EXPECT_EQ(message([&] { s->setMinHash({64, 9, 5, 1}); }).rfind("cleanmix::setMinHash:", 0), 0u);
 }

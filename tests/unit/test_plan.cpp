@@ -1,6 +1,7 @@
 // The allocation function of the mixing plan (no MPI).
 #include <gtest/gtest.h>
 
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/plan/allocate.hpp"
 
 using namespace cleanmix;
@@ -92,7 +93,7 @@ TEST(Plan, SyntheticCapWithoutHumanHeadroomLeavesAShortfall) {
 TEST(Plan, BadParametersThrow) {
   AllocationParams p;
   p.budget = -1;
-  EXPECT_THROW(allocateBudget(ledger(), p), std::invalid_argument);
+  EXPECT_THROW(allocateBudget(ledger(), p), Error);
 }
 
 TEST(Plan, SyntheticCapIsUsedFullyWhenHumansCanAbsorbTheRest) {

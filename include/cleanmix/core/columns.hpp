@@ -181,7 +181,8 @@ constexpr int featureIndex(std::string_view column) {
 /// \brief This rank's /docs rows (a contiguous block of doc_ids), one vector per registry column.
 struct DocRows {
 #define CLEANMIX_X(member, name, type, stage, feature, labels, meaning) \
-  std::vector<ColumnCppT<ColumnType::type>> member;
+  std::vector<ColumnCppT<ColumnType::type>>                             \
+      member; /* NOLINT(bugprone-macro-parentheses): a declaration */
   CLEANMIX_DOC_COLUMNS(CLEANMIX_X)
 #undef CLEANMIX_X
 
@@ -208,7 +209,8 @@ struct DocRows {
   /// \brief Append the rows of `o`'s columns for which keep(ColumnInfo) is true.
   template <class Keep>
   void append(const DocRows& o, Keep keep) {
-#define CLEANMIX_X(member, name, type, stage, feature, labels, meaning) \
+#define CLEANMIX_X(member, name, type, stage, feature, labels, meaning)                  \
+  /* NOLINTNEXTLINE(bugprone-macro-parentheses): member names cannot be parenthesised */ \
   if (keep(columnInfo(Col::member))) member.insert(member.end(), o.member.begin(), o.member.end());
     CLEANMIX_DOC_COLUMNS(CLEANMIX_X)
 #undef CLEANMIX_X

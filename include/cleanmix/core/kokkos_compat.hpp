@@ -37,18 +37,6 @@ KOKKOS_INLINE_FUNCTION double quietNaN() {
 #endif
 }
 
-/// \brief A host mirror (the view itself when it is host-accessible) allocated without
-/// initialisation. 3.4 spells this (space, view, WithoutInitializing); 4.x uses view_alloc.
-template <class View>
-auto hostMirrorUninit(const View& v) {
-#if CLEANMIX_KOKKOS4
-  return Kokkos::create_mirror_view(
-      Kokkos::view_alloc(Kokkos::HostSpace{}, Kokkos::WithoutInitializing), v);
-#else
-  return Kokkos::create_mirror_view(Kokkos::HostSpace{}, v, Kokkos::WithoutInitializing);
-#endif
-}
-
 /// \brief Kokkos::initialize without the warnings about unset thread variables (3.4 spells the
 /// settings InitArguments; 4.x InitializationSettings).
 inline void initialize() {

@@ -6,6 +6,7 @@
 /// and its floating-point sums run in a fixed order: results depend only on the document.
 #include <Kokkos_Core.hpp>
 
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/core/hash.hpp"
 #include "cleanmix/core/kokkos_compat.hpp"
 #include "cleanmix/kernels/ngram_lm.hpp"
@@ -375,7 +376,7 @@ class SignalScorerImpl final : public SignalScorer {
   void setUnigram(std::span<const std::uint64_t> counts) override {
     const std::size_t nb = counts.size();
     if (nb == 0 || (nb & (nb - 1)) != 0)
-      throw std::invalid_argument("cleanmix::setUnigram: bucket count must be a power of two");
+      fail("setUnigram", "bucket count {} is not a power of two", counts.size());
     std::uint64_t total = 0;
     for (auto c : counts) total += c;
     _surprisal = V<double>(
@@ -404,7 +405,9 @@ class SignalScorerImpl final : public SignalScorer {
   void setMinHash(const MinHashParams& p) override {
     const int k = p.bands * p.rows;
     if (p.bands < 1 || p.rows < 1 || k > kMaxMinHashes || p.shingle < 1)
-      throw std::invalid_argument("cleanmix::setMinHash: need bands, rows >= 1, bands*rows <= 512");
+      fail("setMinHash",
+           "need bands, rows, shingle >= 1 and bands*rows <= {}; got {} x {}, shingle {}",
+           kMaxMinHashes, p.bands, p.rows, p.shingle);
     _mh = p;
     std::vector<std::uint64_t> a(static_cast<std::size_t>(k)), b(static_cast<std::size_t>(k));
     for (int j = 0; j < k; ++j) {
@@ -418,8 +421,7 @@ class SignalScorerImpl final : public SignalScorer {
   }
 
   void score(const BatchInput& in, BatchOutput& out) override {
-    if (_surprisal.extent(0) == 0)
-      throw std::logic_error("cleanmix::score: setUnigram() must be called first");
+    if (_surprisal.extent(0) == 0) fail("score", "setUnigram() must be called first");
     const std::size_t nd = in.numDocs(), nt = in.numTokens();
     std::vector<std::uint64_t> scr(nd + 1, 0);
     for (std::size_t d = 0; d < nd; ++d)

@@ -45,7 +45,7 @@ struct PlanResult {
   bool syntheticCapBinding = false;
 };
 
-/// \brief The plan. Throws std::invalid_argument for bad parameters.
+/// \brief The plan. Throws Error (core/error.hpp) for bad parameters.
 PlanResult allocateBudget(const std::vector<PlanSourceIn>& sources, const AllocationParams& p);
 
 /// \brief Parse "proportional", "temperature", "unimax".

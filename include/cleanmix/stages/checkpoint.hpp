@@ -65,7 +65,7 @@ void addSparse(std::vector<std::uint64_t>& dense, const std::vector<std::uint64_
 /// \brief The checkpoint directory of one run. File methods are per rank (no collectives).
 class Store {
  public:
-  Store(std::filesystem::path workdir, std::string configHash, bool enabled);
+  Store(const std::filesystem::path& workdir, std::string configHash, bool enabled);
   bool enabled() const { return _enabled; }
   const std::filesystem::path& dir() const { return _dir; }
 

@@ -3,6 +3,7 @@
 /// \brief The plan stage (DESIGN.md "Mixing plan"): eligibility and quality gates, budget
 /// allocation across pool sources (plan/allocate.hpp), importance weights toward the anchor,
 /// and integer repeats per document. Collective; the result does not depend on the rank count.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,8 +36,9 @@ struct PlanSummary {
   std::uint64_t realised = 0, realisedSynthetic = 0, maxRepeats = 0;
   bool syntheticCapBinding = false;
   /// per source: eligible/planned/realised tokens by class (0 human, 1 synthetic), epochs, weight
-  std::vector<double> eligible[2], planned_[2], epochs, weight;
-  std::vector<std::uint64_t> realisedBy[2];
+  std::array<std::vector<double>, 2> eligible, plannedBy;
+  std::vector<double> epochs, weight;
+  std::array<std::vector<std::uint64_t>, 2> realisedBy;
   /// tail coverage of the mix and of the reference (anchor) unigram (setCoverage)
   VocabStats mix, reference;
   std::vector<std::uint64_t> mixCounts, referenceCounts;  ///< bucket histograms (global)
