@@ -63,23 +63,10 @@ herr_t digestVisit(hid_t obj, const char* name, const H5O_info_t* info, void* da
 
 }  // namespace
 
-int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  const hid_t fid = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (fid < 0) fail("inspect", "cannot open '{}' as HDF5", file.string());
-  Id f(fid, H5Fclose);
+namespace {
 
-  if (digest) {
-    DigestCtx ctx{&os};
-    check(H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, digestVisit, &ctx), "inspect");
-    return 0;
-  }
-
-  os << fmt::format("{}\n  cleanmix {} (schema {}), {} ranks, seed {}, backend {}\n", file.string(),
-                    readAttrString(f, "cleanmix_version"), readAttrU64(f, "schema_version"),
-                    readAttrU64(f, "n_ranks"), readAttrU64(f, "seed"),
-                    readAttrString(f, "kokkos_backend"));
-
+/// /sources with totals, the line reconciliation and the quarantine reasons.
+void printSources(const Id& f, std::ostream& os) {
   const auto names = readStrings(f, "/sources/name");
   const auto prov = readColumn<std::uint8_t>(f, "/sources/provenance");
   const auto role = readColumn<std::uint8_t>(f, "/sources/role");
@@ -114,7 +101,10 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
     for (const auto& [r, n] : byReason) os << fmt::format(" {}={}", r, n);
     os << "\n";
   }
+}
 
+/// /vocab/stats: one row per provenance class with tokens.
+void printVocab(const Id& f, std::ostream& os) {
   const auto cls = readStrings(f, "/vocab/stats/class");
   const auto vt = readColumn<std::uint64_t>(f, "/vocab/stats/tokens");
   const auto vy = readColumn<std::uint64_t>(f, "/vocab/stats/types");
@@ -128,7 +118,10 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
     if (vt[i] > 0)
       os << fmt::format("  {:<20} {:>12} {:>9} {:>9.4f} {:>9.4f} {:>9} {:>11.1f}\n", cls[i], vt[i],
                         vy[i], ve[i], vm[i], f1[i], chao[i]);
+}
 
+/// Median of every real-valued registry column per declared provenance class.
+void printMedians(const Id& f, std::ostream& os) {
   // Median of every real-valued registry column, per declared provenance class.
   const auto dprov = readColumn<std::uint8_t>(f, "/docs/provenance");
   std::vector<std::vector<std::size_t>> rowsOf(kNumProvenance);
@@ -156,7 +149,32 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
     }
     os << "\n";
   }
+}
 
+}  // namespace
+
+int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t fid = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (fid < 0) fail("inspect", "cannot open '{}' as HDF5", file.string());
+  Id f(fid, H5Fclose);
+
+  if (digest) {
+    DigestCtx ctx{&os};
+    check(H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, digestVisit, &ctx), "inspect");
+    return 0;
+  }
+
+  os << fmt::format("{}\n  cleanmix {} (schema {}), {} ranks, seed {}, backend {}\n", file.string(),
+                    readAttrString(f, "cleanmix_version"), readAttrU64(f, "schema_version"),
+                    readAttrU64(f, "n_ranks"), readAttrU64(f, "seed"),
+                    readAttrString(f, "kokkos_backend"));
+
+  printSources(f, os);
+  printVocab(f, os);
+  printMedians(f, os);
+
+  const auto names = readStrings(f, "/sources/name");
   // Verdicts and inferred provenance per source.
   const auto verdicts = readColumn<std::uint64_t>(f, "/sources/verdict_counts");
   const auto inferred = readColumn<std::uint64_t>(f, "/sources/inferred_counts");
