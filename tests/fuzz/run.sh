@@ -7,7 +7,7 @@ build="$1"; name="$2"; secs="${3:-20}"
 cxx=$(command -v clang++-14 || command -v clang++ || true)
 [ -n "$cxx" ] || { echo "FAIL: clang++ not installed (bash scripts/deps.sh)"; exit 1; }
 out="$build/fuzz"; mkdir -p "$out/corpus-$name"
-srcs=(src/core/error.cpp src/core/types.cpp src/io/jsonl.cpp src/io/line_reader.cpp
+srcs=(src/core/error.cpp src/core/types.cpp src/core/utf8.cpp src/io/jsonl.cpp src/io/line_reader.cpp
       src/io/shards.cpp src/tokenize/words.cpp)
 bin="$out/fuzz_$name"
 if [ ! -x "$bin" ] || [ -n "$(find "$repo/src" "$repo/include" "$repo/tests/fuzz" -newer "$bin" -name '*pp' | head -1)" ]; then
