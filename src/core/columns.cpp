@@ -1,6 +1,9 @@
 #include "cleanmix/core/columns.hpp"
 
 #include <cmath>
+#include <cstdint>
+
+#include <fmt/format.h>
 
 namespace cleanmix {
 
@@ -16,6 +19,26 @@ const std::vector<std::string>& featureNames() {
     return n;
   }();
   return names;
+}
+
+std::string columnsFingerprint(std::span<const ColumnInfo> columns) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  const auto eat = [&h](std::string_view bytes) {
+    for (const char ch : bytes) {
+      h ^= static_cast<unsigned char>(ch);
+      h *= 0x100000001b3ull;
+    }
+  };
+  for (const auto& c : columns) {
+    eat(c.name);
+    const char tag[3] = {'\0', static_cast<char>(c.type), static_cast<char>(c.stage)};
+    eat(std::string_view(tag, 3));
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::string columnsFingerprint() {
+  return columnsFingerprint(kDocColumns);
 }
 
 void DocRows::features(std::size_t i, double* x) const {

@@ -45,7 +45,7 @@ bool alreadyComplete(const Communicator& comm, const RunConfig& cfg) {
     RunManifest m;
     std::uint64_t bytes = 0;
     done = readTextFile(manifestPath(cfg), m) && m.configHash == configHash(cfg) &&
-           m.output == cfg.run.output.string() && m.version == CLEANMIX_VERSION &&
+           m.output == cfg.run.output.string() && m.version == ckpt::formatTag() &&
            ckpt::fileChecksum(cfg.run.output, bytes) == m.outputChecksum && bytes == m.outputBytes;
   }
   done = comm.allreduceMax<int>(done ? 1 : 0) != 0;
@@ -60,7 +60,7 @@ void recordCompletion(const Communicator& comm, const RunConfig& cfg, const ckpt
   std::error_code ec;
   fs::create_directories(cfg.run.workdir, ec);
   if (!ec) {
-    RunManifest m{CLEANMIX_VERSION, configHash(cfg), cfg.run.output.string(), 0, {}};
+    RunManifest m{ckpt::formatTag(), configHash(cfg), cfg.run.output.string(), 0, {}};
     m.outputChecksum = ckpt::fileChecksum(cfg.run.output, m.outputBytes);
     try {
       writeTextFile(manifestPath(cfg), m);

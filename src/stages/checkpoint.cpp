@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "cleanmix/core/archive.hpp"
+#include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/io/h5.hpp"
@@ -41,6 +42,11 @@ struct IndexFile {
 };
 
 }  // namespace
+
+const std::string& formatTag() {
+  static const std::string tag = std::string(CLEANMIX_VERSION) + "/columns-" + columnsFingerprint();
+  return tag;
+}
 
 void installStopHandler() {
   struct sigaction sa {};
@@ -125,7 +131,7 @@ void Store::startFresh(const ShardTable& table) const {
     fail("checkpoint", "cannot clear old checkpoints in '{}': {}", _dir.string(), ec.message());
   fs::create_directories(_dir, ec);
   if (ec) fail("checkpoint", "cannot create '{}': {}", _dir.string(), ec.message());
-  writeTextFile(_dir / "index.txt", IndexFile{CLEANMIX_VERSION, _configHash, table});
+  writeTextFile(_dir / "index.txt", IndexFile{formatTag(), _configHash, table});
 }
 
 std::optional<ShardTable> Store::loadIndex(const ShardTable& now, std::string& why) const {
@@ -138,9 +144,11 @@ std::optional<ShardTable> Store::loadIndex(const ShardTable& now, std::string& w
     why = "unreadable " + (_dir / "index.txt").string();
     return std::nullopt;
   }
-  if (f.version != CLEANMIX_VERSION) {
-    why = fmt::format("checkpoints were written by cleanmix {} (this is {})", f.version,
-                      CLEANMIX_VERSION);
+  if (f.version != formatTag()) {
+    why = fmt::format(
+        "checkpoints were written by cleanmix {} (this is {}; the part after "
+        "'columns-' fingerprints the per-document column registry)",
+        f.version, formatTag());
     return std::nullopt;
   }
   if (f.configHash != _configHash) {
@@ -201,7 +209,7 @@ void Store::write(const std::string& stage, const std::string& name,
     fill(f);
     f.close();
   }
-  commit(tmp, final, Sidecar{CLEANMIX_VERSION, _configHash, 0, {}, std::move(pieces), docs});
+  commit(tmp, final, Sidecar{formatTag(), _configHash, 0, {}, std::move(pieces), docs});
 }
 
 std::optional<std::pair<h5::SerialFile, Sidecar>> Store::open(const std::string& stage,
@@ -218,7 +226,7 @@ std::optional<std::pair<h5::SerialFile, Sidecar>> Store::open(const std::string&
     why = "no sidecar";
     return std::nullopt;
   }
-  if (s.configHash != _configHash || s.version != CLEANMIX_VERSION) {
+  if (s.configHash != _configHash || s.version != formatTag()) {
     why = "sidecar of another config or version";
     return std::nullopt;
   }
@@ -239,7 +247,7 @@ std::vector<std::pair<std::string, Sidecar>> Store::list(const std::string& stag
     if (name.size() < 4 || name.substr(name.size() - 3) != ".h5") continue;
     Sidecar s;
     if (!readTextFile(e.path().string() + ".done", s)) continue;
-    if (s.configHash != _configHash || s.version != CLEANMIX_VERSION) continue;
+    if (s.configHash != _configHash || s.version != formatTag()) continue;
     out.emplace_back(name, std::move(s));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -3,7 +3,8 @@
 # with --resume at a *different* rank count gives the same datasets (all but /timing) as an
 # uninterrupted run. Cases: SIGKILL of the whole job mid-score, SIGKILL mid-count, SIGUSR1 (finish
 # the piece, checkpoint, exit 3), corrupt checkpoint files (ignored and recomputed), a changed
-# config or a changed shard (start over), and the checkpoints removed after completion.
+# config or a changed shard (start over), checkpoints of another column registry (refused and
+# recomputed), and the checkpoints removed after completion.
 # The test hook CLEANMIX_TEST_PIECE_DELAY_MS slows each piece so the signals land mid-stage.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -113,3 +114,15 @@ touch "$(find "$work/data/sample" -name '*.jsonl*' | sort | head -1)"
 mpirun_ 1 touched "${split[@]}" --resume || { cat "$work/touched.log"; exit 1; }
 grep -q "changed since the checkpoints were written" "$work/touched.log"
 same touched "a touched shard starts over"
+
+# 7. Checkpoints from a build with another per-document column registry (the fingerprint after
+# "columns-" in index.txt differs): refused with a message, recomputed, and the result is right.
+start_slow 2 registry score 2 "${split[@]}"
+kill_job
+idx="$work/registry.h5.work/ckpt/index.txt"
+grep -q "columns-[0-9a-f]\{16\}" "$idx" || { echo "FAIL: index.txt carries no column fingerprint"; exit 1; }
+sed -i 's/columns-[0-9a-f]\{16\}/columns-0000000000000000/' "$idx"
+mpirun_ 2 registry "${split[@]}" --resume || { cat "$work/registry.log"; exit 1; }
+grep -q "checkpoints were written by cleanmix .*columns-0000000000000000" "$work/registry.log" ||
+  { cat "$work/registry.log"; echo "FAIL: no message about another column registry"; exit 1; }
+same registry "checkpoints of another column registry are refused and recomputed"

@@ -2,13 +2,17 @@
 // of anything that does not match its sidecar.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
+#include <vector>
 
+#include "cleanmix/core/columns.hpp"
+#include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/stages/checkpoint.hpp"
 #include "cleanmix/stages/count.hpp"
@@ -200,4 +204,50 @@ TEST(Checkpoint, IndexRejectsAnotherConfigOrAChangedShard) {
   EXPECT_NE(why.find("changed"), std::string::npos);
   ckpt::Store(dir, "key1", true).remove();
   EXPECT_FALSE(ckpt::Store(dir, "key1", true).loadIndex(t, why).has_value());
+}
+
+TEST(Checkpoint, ColumnFingerprintTracksTheRegistryLayout) {
+  const std::string fp = columnsFingerprint();
+  ASSERT_EQ(fp.size(), 16u);
+  EXPECT_EQ(fp.find_first_not_of("0123456789abcdef"), std::string::npos) << fp;
+  EXPECT_EQ(fp, columnsFingerprint());
+  EXPECT_EQ(ckpt::formatTag(), std::string(CLEANMIX_VERSION) + "/columns-" + fp);
+  // Any change a checkpoint reader would misread changes it: a column added, removed, renamed,
+  // retyped, moved to another stage, or two columns swapped.
+  std::vector<ColumnInfo> cols(std::begin(kDocColumns), std::end(kDocColumns));
+  ASSERT_GE(cols.size(), 3u);
+  EXPECT_EQ(columnsFingerprint(cols), fp);
+  std::vector<std::string> seen{fp};
+  const auto expectNew = [&](const std::vector<ColumnInfo>& v, const char* what) {
+    const std::string f = columnsFingerprint(v);
+    EXPECT_EQ(std::find(seen.begin(), seen.end(), f), seen.end()) << what;
+    seen.push_back(f);
+  };
+  auto added = cols;
+  added.push_back(cols.back());
+  added.back().name = "mean_token_bytes";
+  expectNew(added, "added");
+  auto removed = cols;
+  removed.pop_back();
+  expectNew(removed, "removed");
+  auto renamed = cols;
+  renamed[1].name = "entropy2";
+  expectNew(renamed, "renamed");
+  auto retyped = cols;
+  retyped[1].type = retyped[1].type == ColumnType::F64 ? ColumnType::U32 : ColumnType::F64;
+  expectNew(retyped, "retyped");
+  auto moved = cols;
+  moved[1].stage =
+      moved[1].stage == ColumnStage::Kernel ? ColumnStage::Classify : ColumnStage::Kernel;
+  expectNew(moved, "moved to another stage");
+  auto swapped = cols;
+  std::swap(swapped[1], swapped[2]);
+  expectNew(swapped, "swapped");
+  // The name and the type/stage bytes cannot run into each other: "ab"+"c" is not "a"+"bc".
+  auto a = cols, b = cols;
+  a[1].name = "ab";
+  a[2].name = "c";
+  b[1].name = "a";
+  b[2].name = "bc";
+  EXPECT_NE(columnsFingerprint(a), columnsFingerprint(b));
 }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -166,6 +167,12 @@ inline constexpr int kNumFeatures = [] {
 std::string featureName(const ColumnInfo& c);
 /// \brief Feature names in feature order.
 const std::vector<std::string>& featureNames();
+
+/// \brief Fingerprint of the registry's layout (every column's name, type and stage, in order),
+/// 16 hex digits of FNV-1a 64. Checkpoints carry it, so pieces written with another column list
+/// are recomputed instead of misread. The overload takes any column list (tests change one).
+std::string columnsFingerprint(std::span<const ColumnInfo> columns);
+std::string columnsFingerprint();
 /// \brief Index in the feature vector of the feature computed from column `column` (e.g.
 /// "ref_ppl" for log2_ref_ppl); -1 when that column is not a feature.
 constexpr int featureIndex(std::string_view column) {

@@ -37,6 +37,10 @@ bool stopRequested();
 /// (`CLEANMIX_TEST_PIECE_DELAY_MS`), so signal tests can hit a stage on a small corpus.
 int testPieceDelayMs();
 
+/// \brief What checkpoints are compatible with: the cleanmix version and the fingerprint of the
+/// per-document column registry ("<version>/columns-<16 hex>"). Index and sidecars carry it.
+const std::string& formatTag();
+
 /// \brief XXH3-64 (hex) of a file's bytes, and its size; "" when it cannot be read.
 std::string fileChecksum(const std::filesystem::path& p, std::uint64_t& bytes);
 
