@@ -6,6 +6,7 @@
 #include <boost/archive/text_iarchive.hpp>
 #include <boost/serialization/vector.hpp>
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -98,7 +99,10 @@ int VoteModel::votes(const double* x) const {
 }
 
 LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t> labels, double l2,
-                      double targetFpr) {
+                      double targetFpr, std::span<const std::uint8_t> use) {
+  if (!use.empty() && use.size() != kNumFeatures)
+    fail("fitLinear", "feature mask has {} entries, expected {}", use.size(), kNumFeatures);
+  const auto used = [&](std::size_t j) { return use.empty() || use[j] != 0; };
   const std::size_t n = labels.size(), f = kNumFeatures;
   LinearModel m;
   m.mean.assign(f, 0);
@@ -111,9 +115,12 @@ LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < f; ++j) m.sd[j] += std::pow(rows[i * f + j] - m.mean[j], 2);
   for (auto& x : m.sd) x = std::max(std::sqrt(x / static_cast<double>(n)), 1e-12);
+  for (std::size_t j = 0; j < f; ++j)
+    if (!used(j)) m.mean[j] = 0, m.sd[j] = 1;  // z = 0, so its weight stays 0
   std::vector<double> z(n * f);
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < f; ++j) z[i * f + j] = (rows[i * f + j] - m.mean[j]) / m.sd[j];
+    for (std::size_t j = 0; j < f; ++j)
+      z[i * f + j] = used(j) ? (rows[i * f + j] - m.mean[j]) / m.sd[j] : 0.0;
   // Class-balanced weights so the minority class counts as much as the majority.
   double npos = 0;
   for (auto y : labels) npos += y;
@@ -151,12 +158,99 @@ LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t
   std::vector<double> human;
   for (std::size_t i = 0; i < n; ++i)
     if (!labels[i]) human.push_back(m.probability(&rows[i * f]));
-  std::sort(human.begin(), human.end());
-  const std::size_t allowed = static_cast<std::size_t>(std::floor(targetFpr * human.size()));
-  const std::size_t k = human.size() - allowed;  // scores at index >= k may exceed
-  m.threshold = k == 0 ? human.front() : std::nextafter(human[k - 1], 2.0);
-  m.threshold = std::max(m.threshold, 1e-12);
+  m.threshold = thresholdAtFpr(std::move(human), targetFpr);
   return m;
+}
+
+double thresholdAtFpr(std::vector<double> human, double targetFpr) {
+  if (human.empty()) return 0.5;
+  std::sort(human.begin(), human.end());
+  const std::size_t allowed =
+      static_cast<std::size_t>(std::floor(targetFpr * static_cast<double>(human.size())));
+  const std::size_t k = human.size() - allowed;  // scores at index >= k may reach it
+  const double t = k == 0 ? human.front() : std::nextafter(human[k - 1], 2.0);
+  return std::max(t, 1e-12);
+}
+
+double tprAtFpr(std::span<const double> scores, std::span<const std::uint8_t> labels, double fpr) {
+  std::vector<double> human;
+  double pos = 0, hit = 0;
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (!labels[i]) human.push_back(scores[i]);
+  const double t = thresholdAtFpr(std::move(human), fpr);
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (labels[i]) pos += 1, hit += scores[i] >= t;
+  return pos > 0 ? hit / pos : 0;
+}
+
+GroupCv leaveOneGroupOut(std::span<const double> rows, std::span<const std::uint8_t> labels,
+                         std::span<const std::uint32_t> groups, double l2, double targetFpr,
+                         std::span<const std::uint8_t> use) {
+  const std::size_t n = labels.size(), f = kNumFeatures;
+  GroupCv cv;
+  std::vector<std::uint32_t> ids(groups.begin(), groups.end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // Out-of-group scores of every document (NaN: its fold could not be trained).
+  std::vector<double> oog(n, std::numeric_limits<double>::quiet_NaN());
+  for (const std::uint32_t g : ids) {
+    GroupFold fold;
+    fold.group = g;
+    std::vector<double> tr;
+    std::vector<std::uint8_t> ytr;
+    std::uint64_t pos = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (groups[i] != g) {
+        tr.insert(tr.end(), rows.begin() + static_cast<std::ptrdiff_t>(i * f),
+                  rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * f));
+        ytr.push_back(labels[i]);
+        pos += labels[i];
+      }
+    fold.trained = pos > 0 && pos < ytr.size();
+    if (fold.trained) {
+      const LinearModel m = fitLinear(tr, ytr, l2, targetFpr, use);
+      for (std::size_t i = 0; i < n; ++i)
+        if (groups[i] == g) oog[i] = m.probability(&rows[i * f]);
+    }
+    cv.folds.push_back(fold);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isnan(oog[i])) {
+      cv.scores.push_back(oog[i]);
+      cv.labels.push_back(labels[i]);
+    }
+  cv.auroc = auroc(cv.scores, cv.labels);
+  cv.tprAt1 = tprAtFpr(cv.scores, cv.labels, 0.01);
+  cv.tprAt5 = tprAtFpr(cv.scores, cv.labels, 0.05);
+  std::vector<double> human;
+  for (std::size_t i = 0; i < cv.scores.size(); ++i)
+    if (!cv.labels[i]) human.push_back(cv.scores[i]);
+  cv.threshold = thresholdAtFpr(human, targetFpr);
+  // Each group is judged at a threshold its own human documents did not help set.
+  for (auto& fold : cv.folds) {
+    if (!fold.trained) {  // counted, not judged
+      for (std::size_t i = 0; i < n; ++i)
+        if (groups[i] == fold.group) ++(labels[i] ? fold.synthetic : fold.human);
+      continue;
+    }
+    std::vector<double> others;
+    for (std::size_t i = 0; i < n; ++i)
+      if (groups[i] != fold.group && !labels[i] && !std::isnan(oog[i])) others.push_back(oog[i]);
+    fold.threshold = thresholdAtFpr(std::move(others), targetFpr);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (groups[i] != fold.group) continue;
+      const bool flag = oog[i] >= fold.threshold;
+      if (labels[i])
+        ++fold.synthetic, fold.truePositives += flag;
+      else
+        ++fold.human, fold.falsePositives += flag;
+    }
+    cv.human += fold.human;
+    cv.falsePositives += fold.falsePositives;
+    cv.synthetic += fold.synthetic;
+    cv.truePositives += fold.truePositives;
+  }
+  return cv;
 }
 
 VoteModel fitVote(std::span<const double> rows, std::span<const std::uint8_t> labels) {

@@ -1,5 +1,7 @@
 #include "cleanmix/classify/setup.hpp"
 
+#include <algorithm>
+
 namespace cleanmix {
 
 int trainingLabel(const SourceConfig& src) {
@@ -7,6 +9,22 @@ int trainingLabel(const SourceConfig& src) {
   if (src.provenance == Provenance::HumanVerified) return 0;
   if (src.provenance == Provenance::SyntheticKnown) return 1;
   return -1;
+}
+
+bool isHashedTextFeature(std::string_view name) {
+  return name.starts_with("nb_");
+}
+
+std::vector<std::uint8_t> ClassifierParams::featureMask() const {
+  const auto& names = featureNames();
+  std::vector<std::uint8_t> mask(names.size(), 0);
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (features.empty())
+      mask[k] = isHashedTextFeature(names[k]) ? 0 : 1;
+    else
+      mask[k] = std::find(features.begin(), features.end(), names[k]) != features.end() ? 1 : 0;
+  }
+  return mask;
 }
 
 NbCounts ClassifierSetup::initialNb() const {

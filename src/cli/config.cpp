@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/error.hpp"
 
 namespace cleanmix {
@@ -77,7 +78,9 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"target_fpr", Kind::Float},
         {"l2", Kind::Float},
         {"nb_bits", Kind::Integer},
-        {"max_train_docs", Kind::Integer}}},
+        {"max_train_docs", Kind::Integer},
+        {"features", Kind::StringList},
+        {"threshold_from", Kind::String}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -87,6 +90,7 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"provenance", Kind::String},
         {"role", Kind::String},
         {"text_key", Kind::String},
+        {"group_key", Kind::String},
         {"format", Kind::String}}},
   };
   return s;
@@ -325,6 +329,26 @@ ClassifierParams parseClassifier(const Ctx& ctx, const toml::table& root, const 
   c.l2 = get<double>(root, "classifier", "l2", 0.01);
   c.nbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
   c.maxTrainDocs = getPositive(ctx, root, "classifier", "max_train_docs", 200000, 100, 10000000);
+  c.thresholdFrom = get<std::string>(root, "classifier", "threshold_from", "groups");
+  if (c.thresholdFrom != "groups" && c.thresholdFrom != "train")
+    configFail("loadConfig", "{}: classifier.threshold_from must be 'groups' or 'train'",
+               ctx.where(*root["classifier"]["threshold_from"].node()));
+  if (const auto* arr = root["classifier"]["features"].as_array()) {
+    c.features.clear();
+    for (const auto& e : *arr) {
+      const std::string name = *e.value<std::string>();
+      const auto& known = featureNames();
+      if (std::find(known.begin(), known.end(), name) == known.end())
+        configFail("loadConfig", "{}: classifier.features: '{}' is not a feature (known: {})",
+                   ctx.where(e), name, fmt::join(known, ", "));
+      if (std::find(c.features.begin(), c.features.end(), name) != c.features.end())
+        configFail("loadConfig", "{}: classifier.features lists '{}' twice", ctx.where(e), name);
+      c.features.push_back(name);
+    }
+    if (c.features.empty())
+      configFail("loadConfig", "{}: classifier.features is empty",
+                 ctx.where(*root["classifier"]["features"].node()));
+  }
   return c;
 }
 
@@ -422,6 +446,14 @@ SourceConfig parseSource(const Ctx& ctx, const toml::table& t, const fs::path& b
   if (auto tk = t["text_key"].value<std::string>()) s.textKey = *tk;
   if (s.textKey.empty())
     configFail("loadConfig", "{}: source '{}' has an empty text_key", ctx.where(t), s.name);
+  if (const auto* gk = t.get("group_key")) {
+    s.groupKey = *gk->value<std::string>();
+    if (s.groupKey.empty() || s.groupKey == s.textKey)
+      configFail("loadConfig",
+                 "{}: source '{}': group_key must name a metadata key other than "
+                 "text_key '{}'",
+                 ctx.where(*gk), s.name, s.textKey);
+  }
   if (const auto* formatNode = t.get("format")) {
     s.format = *formatNode->value<std::string>();
     const auto& known = readerFormats();

@@ -41,6 +41,17 @@ std::string columnsFingerprint() {
   return columnsFingerprint(kDocColumns);
 }
 
+std::uint32_t DocRows::groupIndex(std::string_view name) {
+  // Few groups (genres, sources), and consecutive documents mostly share one: search from the
+  // last one found.
+  static thread_local std::size_t last = 0;
+  if (last < groupNames.size() && groupNames[last] == name) return static_cast<std::uint32_t>(last);
+  for (std::size_t k = 0; k < groupNames.size(); ++k)
+    if (groupNames[k] == name) return static_cast<std::uint32_t>(last = k);
+  groupNames.emplace_back(name);
+  return static_cast<std::uint32_t>(last = groupNames.size() - 1);
+}
+
 void DocRows::features(std::size_t i, double* x) const {
   int k = 0;
   visit([&](const ColumnInfo& c, const auto& v) {

@@ -26,7 +26,8 @@ bool blank(std::string_view s) {
 }
 }  // namespace
 
-ParsedLine JsonlParser::parse(std::string_view line, std::string_view textKey) {
+ParsedLine JsonlParser::parse(std::string_view line, std::string_view textKey,
+                              std::string_view groupKey) {
   ParsedLine r;
   if (blank(line)) {
     r.reason = "empty_line";
@@ -58,6 +59,10 @@ ParsedLine JsonlParser::parse(std::string_view line, std::string_view textKey) {
   if (val.get_string().get(r.text)) {
     r.reason = "text_not_string";
     return r;
+  }
+  if (!groupKey.empty()) {
+    simdjson::dom::element g;
+    r.hasGroup = !obj.at_key(groupKey).get(g) && !g.get_string().get(r.group);
   }
   r.ok = true;
   return r;

@@ -14,7 +14,11 @@ class JsonlReader final : public DocumentReader {
  public:
   JsonlReader(const SourceConfig& source, const ShardInfo& shard, const Piece& piece,
               const IngestParams& p)
-      : _lines(shard, piece, p.maxLineBytes), _textKey(source.textKey), _max(p.maxLineBytes) {}
+      : _lines(shard, piece, p.maxLineBytes),
+        _textKey(source.textKey),
+        _groupKey(source.groupKey),
+        _sourceName(source.name),
+        _max(p.maxLineBytes) {}
 
   bool next(InputRecord& out) override {
     Line line;
@@ -25,13 +29,16 @@ class JsonlReader final : public DocumentReader {
       out.reason = _reason;
       return true;
     }
-    _parsed = _parser.parse(line.text, _textKey);
+    _parsed = _parser.parse(line.text, _textKey, _groupKey);
     if (!_parsed.ok) {
       out.reason = _parsed.reason;
       return true;
     }
     out.text = _parsed.text;
     out.replaced = _parsed.replaced;
+    out.group = _groupKey.empty()  ? std::string_view(_sourceName)
+                : _parsed.hasGroup ? _parsed.group
+                                   : kMissingGroup;
     return true;
   }
   std::uint64_t rawConsumed() const override { return _lines.rawConsumed(); }
@@ -40,7 +47,7 @@ class JsonlReader final : public DocumentReader {
   LineReader _lines;
   JsonlParser _parser;
   ParsedLine _parsed;
-  std::string _textKey, _reason;
+  std::string _textKey, _groupKey, _sourceName, _reason;
   std::uint64_t _max;
 };
 

@@ -204,6 +204,26 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
           attr("holdout_linear_recall"), attr("holdout_linear_f1"), attr("holdout_linear_auroc"),
           attr("holdout_linear_fpr"), attr("holdout_vote_precision"), attr("holdout_vote_recall"),
           attr("holdout_vote_f1"), attr("holdout_vote_auroc"));
+      if (H5Lexists(f, "/classifier/groups", H5P_DEFAULT) > 0) {
+        Id gg(checkId(H5Gopen2(f, "/classifier/groups", H5P_DEFAULT), "inspect"), H5Gclose);
+        if (H5Aexists(gg, "auroc") > 0) {
+          auto ga = [&](const char* n) {
+            Id a(checkId(H5Aopen(gg, n, H5P_DEFAULT), n), H5Aclose);
+            double v = 0;
+            check(H5Aread(a, H5T_NATIVE_DOUBLE, &v), n);
+            return v;
+          };
+          const double human = static_cast<double>(readAttrU64(gg, "human"));
+          const double syn = static_cast<double>(readAttrU64(gg, "synthetic"));
+          os << fmt::format(
+              "  leave-one-group-out: AUROC {:.3f}, TPR {:.3f} at 1% FPR, {:.3f} at 5%; FPR {:.3f} "
+              "recall {:.3f}; linear threshold from {}\n",
+              ga("auroc"), ga("tpr_at_fpr_0.01"), ga("tpr_at_fpr_0.05"),
+              human > 0 ? static_cast<double>(readAttrU64(gg, "false_positives")) / human : 0.0,
+              syn > 0 ? static_cast<double>(readAttrU64(gg, "true_positives")) / syn : 0.0,
+              readAttrString(cg, "threshold_from"));
+        }
+      }
     }
   }
 

@@ -94,6 +94,7 @@ const std::vector<std::string>* labelsOf(Labels l) {
   switch (l) {
     case Labels::Provenance: return &provenanceLabels();
     case Labels::Verdict: return &verdictLabels();
+    case Labels::Group:  // the run's own names (DocRows::groupNames)
     case Labels::None: return nullptr;
   }
   return nullptr;
@@ -118,6 +119,8 @@ void writeDocs(const Communicator& c, const h5::ParallelFile& f, const DocRows& 
     h5::writeColumn<T>(f, g, name, sp(v), off, total);
     Attrs attrs{{"meaning", std::string(ci.meaning)}};
     if (const auto* labels = labelsOf(ci.labels)) attrs.emplace_back("labels", *labels);
+    if (ci.labels == Labels::Group && !d.groupNames.empty())
+      attrs.emplace_back("labels", d.groupNames);
     h5::writeDatasetAttrs(g, name, attrs);
     names.push_back(name);
   });
@@ -252,7 +255,8 @@ void writeContam(const h5::ParallelFile& f, const DedupSummary& d, const Deconta
           {"contaminated_docs", dc.contaminatedDocs}});
 }
 
-void writeClassifier(const h5::ParallelFile& f, const ClassifierSummary& c) {
+void writeClassifier(const Communicator& comm, const h5::ParallelFile& f,
+                     const ClassifierSummary& c) {
   h5::Id g = f.createGroup(f.id(), "classifier");
   h5::writeAttr(g, "enabled", std::uint64_t{c.enabled ? 1u : 0u});
   if (!c.enabled) return;
@@ -272,7 +276,40 @@ void writeClassifier(const h5::ParallelFile& f, const ClassifierSummary& c) {
     a.emplace_back(std::string("holdout_linear_") + m[k], c.linear[k]);
     a.emplace_back(std::string("holdout_vote_") + m[k], c.vote[k]);
   }
+  a.emplace_back("linear_features", c.features);
+  a.emplace_back("threshold_from", c.thresholdFrom);
+  a.emplace_back("train_threshold", c.trainThreshold);
+  const GroupCvSummary& cv = c.cv;
+  a.emplace_back("cv_ran", std::uint64_t{cv.ran ? 1u : 0u});
+  if (!cv.note.empty()) a.emplace_back("cv_note", cv.note);
   h5::writeAttrs(g, a);
+  if (cv.rows.empty()) return;
+  using R = GroupCvRow;
+  h5::Id t = f.createGroup(g, "groups");
+  writeTable<R>(
+      comm, f, t, cv.rows,
+      {field("group", &R::group), field("trained", &R::trained), field("human", &R::human),
+       field("false_positives", &R::falsePositives), field("synthetic", &R::synthetic),
+       field("true_positives", &R::truePositives), field("threshold", &R::threshold)});
+  if (!cv.ran) return;
+  h5::writeAttrs(t, {{"auroc", cv.auroc},
+                     {"tpr_at_fpr_0.01", cv.tprAt1},
+                     {"tpr_at_fpr_0.05", cv.tprAt5},
+                     {"threshold", cv.threshold},
+                     {"human", cv.human},
+                     {"false_positives", cv.falsePositives},
+                     {"synthetic", cv.synthetic},
+                     {"true_positives", cv.truePositives}});
+  // The pooled out-of-group scores, for ROC curves: one row per judged training document.
+  std::vector<std::size_t> rows(cv.scores.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  h5::Id o = f.createGroup(g, "out_of_group");
+  writeTable<std::size_t>(
+      comm, f, o, rows,
+      {field<double, std::size_t>("p_synthetic", [&cv](std::size_t i) { return cv.scores[i]; }),
+       field<std::uint8_t, std::size_t>("label", [&cv](std::size_t i) { return cv.labels[i]; }),
+       field<std::uint32_t, std::size_t>("group", [&cv](std::size_t i) { return cv.groups[i]; })});
+  h5::writeDatasetAttrs(o, "group", {{"labels", c.groupNames}});
 }
 
 void writePlan(const Communicator& c, const h5::ParallelFile& f, const PlanSummary& p) {
@@ -388,7 +425,7 @@ void writeAll(const Communicator& comm, const fs::path& partial, const RunOutput
   writeVocab(comm, f, run);
   writeLm(f, run.lm);
   writeContam(f, run.dedup, run.decontam);
-  writeClassifier(f, run.classifier);
+  writeClassifier(comm, f, run.classifier);
   writePlan(comm, f, run.plan);
   writeAudit(f, run.audit);
   writeTiming(comm, f, run, timingNow());

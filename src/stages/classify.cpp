@@ -1,10 +1,13 @@
 #include "cleanmix/stages/classify.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/serialization/vector.hpp>
 
 #include <cmath>
+#include <set>
+#include <span>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/comm/records.hpp"
@@ -36,31 +39,88 @@ std::vector<LabelledRow> labelledRows(const Communicator& comm, const Classifier
     rows.d.features(i, r.features.data());
     r.label = rows.label[i];
     r.holdout = rows.holdout[i];
+    r.group = rows.d.group[i];
     out.push_back(std::move(r));
   }
   return out;
 }
 
-/// Rank 0: fit (or take the loaded model) on the training rows, evaluate on the held-out ones.
+/// Leave-one-group-out on the training split (rank 0).
+GroupCvSummary crossValidate(const ClassifierParams& params, std::span<const double> tr,
+                             std::span<const std::uint8_t> ytr, std::span<const std::uint32_t> gtr,
+                             const std::vector<std::string>& groupNames,
+                             const std::vector<std::uint8_t>& mask) {
+  GroupCvSummary s;
+  const GroupCv cv = leaveOneGroupOut(tr, ytr, gtr, params.l2, params.targetFpr, mask);
+  for (const auto& f : cv.folds)
+    s.rows.push_back({groupNames.at(f.group), static_cast<std::uint8_t>(f.trained ? 1 : 0), f.human,
+                      f.falsePositives, f.synthetic, f.truePositives, f.threshold});
+  s.ran = cv.usable();
+  if (!s.ran) {
+    s.note = cv.folds.size() < 2
+                 ? "one group only (give labelled sources a group_key, or several sources)"
+                 : "no group can be left out with both classes in the rest";
+    return s;
+  }
+  const auto& names = featureNames();
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (mask[k] && isHashedTextFeature(names[k]))
+      s.note = "optimistic: the nb_* features' counts include the left-out group's documents";
+  s.auroc = cv.auroc;
+  s.tprAt1 = cv.tprAt1;
+  s.tprAt5 = cv.tprAt5;
+  s.threshold = cv.threshold;
+  s.human = cv.human;
+  s.falsePositives = cv.falsePositives;
+  s.synthetic = cv.synthetic;
+  s.truePositives = cv.truePositives;
+  s.scores = cv.scores;
+  s.labels = cv.labels;
+  std::set<std::uint32_t> judged;  // the scores are those of documents of trained folds
+  for (const auto& f : cv.folds)
+    if (f.trained) judged.insert(f.group);
+  for (const auto g : gtr)
+    if (judged.count(g)) s.groups.push_back(g);
+  return s;
+}
+
+/// Rank 0: fit (or take the loaded model) on the training rows, evaluate on the held-out ones;
+/// a fitted model is also evaluated leave-one-group-out, and its threshold comes from the
+/// out-of-group scores when threshold_from = "groups".
 ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSetup& setup,
-                              const NbCounts& nb, const std::vector<LabelledRow>& all) {
+                              const NbCounts& nb, const std::vector<LabelledRow>& all,
+                              const std::vector<std::string>& groupNames) {
   std::vector<double> tr, ho;
   std::vector<std::uint8_t> ytr, yho;
+  std::vector<std::uint32_t> gtr;
   for (const auto& r : all) {
     auto& x = r.holdout ? ho : tr;
     x.insert(x.end(), r.features.begin(), r.features.end());
     (r.holdout ? yho : ytr).push_back(r.label);
+    if (!r.holdout) gtr.push_back(r.group);
   }
   ClassifyResult res;
   ClassifierModel& m = res.model;
+  ClassifierSummary& s = res.summary;
+  const std::vector<std::uint8_t> mask = params.featureMask();
   if (setup.loaded) {
     m = *setup.loaded;
+    s.thresholdFrom = "model file";
+    s.trainThreshold = m.linear.threshold;
+    s.cv.note = "the model was loaded, not fitted in this run (cleanmix calibrate evaluates it)";
   } else {
     m.nbBits = nb.bits;
     m.nbCounts = nb.counts;
-    m.linear = fitLinear(tr, ytr, params.l2, params.targetFpr);
+    m.linear = fitLinear(tr, ytr, params.l2, params.targetFpr, mask);
     m.vote = fitVote(tr, ytr);
     m.trainDocs = ytr.size();
+    s.trainThreshold = m.linear.threshold;
+    s.cv = crossValidate(params, tr, ytr, gtr, groupNames, mask);
+    s.thresholdFrom = "train";
+    if (params.thresholdFrom == "groups" && s.cv.ran) {
+      m.linear.threshold = s.cv.threshold;
+      s.thresholdFrom = "out-of-group";
+    }
   }
   std::vector<double> pl, pv;
   for (std::size_t r = 0; r < yho.size(); ++r) {
@@ -68,7 +128,6 @@ ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSe
     pv.push_back(m.vote.votes(&ho[r * kNumFeatures]) / 3.0);
   }
   const Metrics ml = evaluate(pl, yho, m.linear.threshold), mv = evaluate(pv, yho, 2.0 / 3.0);
-  ClassifierSummary& s = res.summary;
   s.holdoutDocs = yho.size();
   s.holdoutSynthetic = ml.positives;
   s.holdoutHuman = ml.negatives;
@@ -101,13 +160,16 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
   const auto all = gatherRecords(comm, labelledRows(comm, params, rows, docOffset, seed));
   unpackBytes(rootThenShare(comm,
                             [&] {
-                              const ClassifyResult r = fitAndEvaluate(params, setup, nb, all);
+                              const ClassifyResult r =
+                                  fitAndEvaluate(params, setup, nb, all, docs.groupNames);
                               return packBytes(r.model, r.summary.holdoutDocs,
                                                r.summary.holdoutSynthetic, r.summary.holdoutHuman,
-                                               r.summary.linear, r.summary.vote);
+                                               r.summary.linear, r.summary.vote, r.summary.cv,
+                                               r.summary.thresholdFrom, r.summary.trainThreshold);
                             }),
               res.model, res.summary.holdoutDocs, res.summary.holdoutSynthetic,
-              res.summary.holdoutHuman, res.summary.linear, res.summary.vote);
+              res.summary.holdoutHuman, res.summary.linear, res.summary.vote, res.summary.cv,
+              res.summary.thresholdFrom, res.summary.trainThreshold);
   const ClassifierModel& model = res.model;
   ClassifierSummary& cl = res.summary;
   cl.enabled = true;
@@ -118,6 +180,14 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
   for (int k = 0; k < 3; ++k) cl.voteThreshold[k] = model.vote.threshold[k];
   cl.weights = model.linear.weight;
   cl.trainDocs = model.trainDocs;
+  cl.groupNames = docs.groupNames;
+  {
+    const auto& names = featureNames();
+    const auto mask = params.featureMask();
+    for (std::size_t k = 0; k < names.size(); ++k)
+      if (setup.loaded ? model.linear.weight[k] != 0 : mask[k] != 0)
+        cl.features.push_back(names[k]);
+  }
   std::uint64_t suspected = 0;
   double x[kNumFeatures];
   for (std::size_t i = 0; i < docs.size(); ++i) {
@@ -139,28 +209,80 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
     }
   }
   cl.suspected = comm.allreduceSum(suspected);
-  if (comm.isRoot())
+  if (comm.isRoot()) {
     fmt::print(stderr,
                "[cleanmix] classifier ({}): held-out {} docs; linear P {:.3f} R {:.3f} F1 {:.3f} "
                "AUROC {:.3f} FPR {:.3f}; vote P {:.3f} R {:.3f} F1 {:.3f} AUROC {:.3f}; {} "
                "documents inferred synthetic_suspected\n",
                cl.source, cl.holdoutDocs, cl.linear[0], cl.linear[1], cl.linear[2], cl.linear[3],
                cl.linear[4], cl.vote[0], cl.vote[1], cl.vote[2], cl.vote[3], cl.suspected);
+    const GroupCvSummary& cv = cl.cv;
+    if (cv.ran)
+      fmt::print(stderr,
+                 "[cleanmix] classifier leave-one-group-out ({} groups): AUROC {:.3f}, TPR {:.3f} "
+                 "at 1% FPR, {:.3f} at 5%; FPR {:.3f} recall {:.3f} at thresholds from the other "
+                 "groups; threshold p >= {:.4f} ({}){}\n",
+                 cv.rows.size(), cv.auroc, cv.tprAt1, cv.tprAt5,
+                 cv.human ? static_cast<double>(cv.falsePositives) / cv.human : 0.0,
+                 cv.synthetic ? static_cast<double>(cv.truePositives) / cv.synthetic : 0.0,
+                 cl.threshold, cl.thresholdFrom, cv.note.empty() ? "" : "; " + cv.note);
+    else
+      fmt::print(stderr,
+                 "[cleanmix] classifier leave-one-group-out: not run ({}); threshold ({})\n",
+                 cv.note, cl.thresholdFrom);
+  }
   return res;
 }
 
 void printCalibration(std::FILE* out, const ClassifierSummary& cl, const std::string& modelPath) {
   fmt::print(out,
-             "held-out split: {} documents ({} synthetic_known, {} human_verified); "
-             "trained on {}\n"
+             "held-out split (random, same groups as training): {} documents ({} synthetic_known, "
+             "{} human_verified); trained on {}\n"
+             "features: {}\n"
              "model   precision  recall     F1  AUROC    FPR  (threshold)\n"
-             "linear  {:9.3f} {:7.3f} {:6.3f} {:6.3f} {:6.3f}  (p >= {:.4f}, target FPR {})\n"
+             "linear  {:9.3f} {:7.3f} {:6.3f} {:6.3f} {:6.3f}  (p >= {:.4f} from {}, target FPR "
+             "{}; in-sample {:.4f})\n"
              "vote    {:9.3f} {:7.3f} {:6.3f} {:6.3f} {:6.3f}  (2 of: log2 ppl < {:.3f}, "
-             "burstiness < {:.3f}, ttr < {:.3f})\nwrote {}\n",
-             cl.holdoutDocs, cl.holdoutSynthetic, cl.holdoutHuman, cl.trainDocs, cl.linear[0],
-             cl.linear[1], cl.linear[2], cl.linear[3], cl.linear[4], cl.threshold, cl.targetFpr,
+             "burstiness < {:.3f}, ttr < {:.3f})\n",
+             cl.holdoutDocs, cl.holdoutSynthetic, cl.holdoutHuman, cl.trainDocs,
+             fmt::join(cl.features, ", "), cl.linear[0], cl.linear[1], cl.linear[2], cl.linear[3],
+             cl.linear[4], cl.threshold, cl.thresholdFrom, cl.targetFpr, cl.trainThreshold,
              cl.vote[0], cl.vote[1], cl.vote[2], cl.vote[3], cl.vote[4], cl.voteThreshold[0],
-             cl.voteThreshold[1], cl.voteThreshold[2], modelPath);
+             cl.voteThreshold[1], cl.voteThreshold[2]);
+  const GroupCvSummary& cv = cl.cv;
+  if (!cv.ran) {
+    fmt::print(out, "leave-one-group-out: not run ({})\nwrote {}\n", cv.note, modelPath);
+    return;
+  }
+  const auto rate = [](std::uint64_t a, std::uint64_t b) {
+    return b ? fmt::format("{:.3f}", static_cast<double>(a) / static_cast<double>(b))
+             : std::string("-");
+  };
+  fmt::print(out,
+             "leave-one-group-out (training split; each group scored by a model fitted without "
+             "it, at a threshold set on the other groups' out-of-group human scores):\n"
+             "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  {:>9}\n",
+             "group", "human", "FP", "FPR", "synth", "TP", "recall", "threshold");
+  for (const auto& r : cv.rows) {
+    if (!r.trained) {
+      fmt::print(out,
+                 "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  not judged (the others "
+                 "lack a class)\n",
+                 r.group, r.human, "-", "-", r.synthetic, "-", "-");
+      continue;
+    }
+    fmt::print(out, "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  {:9.4f}\n", r.group, r.human,
+               r.falsePositives, rate(r.falsePositives, r.human), r.synthetic, r.truePositives,
+               rate(r.truePositives, r.synthetic), r.threshold);
+  }
+  fmt::print(out,
+             "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}\n"
+             "pooled out-of-group: AUROC {:.3f}, TPR {:.3f} at 1% FPR, {:.3f} at 5% FPR; "
+             "threshold at target FPR {}: p >= {:.4f}{}\nwrote {}\n",
+             "all judged groups", cv.human, cv.falsePositives, rate(cv.falsePositives, cv.human),
+             cv.synthetic, cv.truePositives, rate(cv.truePositives, cv.synthetic), cv.auroc,
+             cv.tprAt1, cv.tprAt5, cl.targetFpr, cv.threshold,
+             cv.note.empty() ? "" : "\n" + cv.note, modelPath);
 }
 
 }  // namespace cleanmix

@@ -3,10 +3,17 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <type_traits>
 
 #include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/comm/records.hpp"
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include "cleanmix/core/archive.hpp"
 #include "cleanmix/contam/dedup.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/tokenize/words.hpp"
@@ -87,6 +94,7 @@ class BatchScorer {
       d.shard.push_back(piece.shard);
       d.line.push_back(_counts.lineBase[b.piece[i]] + b.localLine[i]);
       d.provenance.push_back(static_cast<std::uint8_t>(src.provenance));
+      d.group.push_back(d.groupIndex(b.group(i)));
       d.nBytes.push_back(td.norm.size());
       d.nTokens.push_back(td.ids.size());
       d.nSentences.push_back(static_cast<std::uint32_t>(td.sentLens.size()));
@@ -146,6 +154,11 @@ class BatchScorer {
 }  // namespace
 
 void ScoreRows::append(ScoreRows& o) {
+  // o's group indices refer to o's names: map them to ours.
+  std::vector<std::uint32_t> toOurs;
+  toOurs.reserve(o.d.groupNames.size());
+  for (const auto& name : o.d.groupNames) toOurs.push_back(d.groupIndex(name));
+  for (auto& g : o.d.group) g = toOurs.at(g);
   std::vector<void*> from;
   o.visit([&](const char*, auto& v) { from.push_back(&v); });
   std::size_t k = 0;
@@ -157,6 +170,28 @@ void ScoreRows::append(ScoreRows& o) {
   for (std::size_t b = 0; b < benchDirty.size(); ++b) benchDirty[b] += o.benchDirty[b];
   looBitsMicro += o.looBitsMicro;
   looTokens += o.looTokens;
+}
+
+void agreeGroups(const Communicator& comm, DocRows& d) {
+  const auto all = comm.gatherBytes(packBytes(d.groupNames));
+  std::vector<std::string> names;
+  unpackBytes(rootThenShare(comm,
+                            [&] {
+                              std::set<std::string> u;
+                              for (const auto& bytes : all) {
+                                std::vector<std::string> v;
+                                unpackBytes(bytes, v);
+                                u.insert(v.begin(), v.end());
+                              }
+                              return packBytes(std::vector<std::string>(u.begin(), u.end()));
+                            }),
+              names);
+  std::vector<std::uint32_t> toGlobal;
+  for (const auto& n : d.groupNames)
+    toGlobal.push_back(static_cast<std::uint32_t>(std::lower_bound(names.begin(), names.end(), n) -
+                                                  names.begin()));
+  for (auto& g : d.group) g = toGlobal.at(g);
+  d.groupNames = std::move(names);
 }
 
 ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
@@ -212,6 +247,7 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
     r.stopped = true;
     return r;
   }
+  agreeGroups(comm, r.rows.d);
   std::uint64_t myDocs = 0;
   for (std::uint32_t p = corpus.begin; p < corpus.end; ++p) myDocs += counts.tally.docs[p];
   if (r.rows.size() != myDocs)
@@ -224,6 +260,31 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
 
 // ---- checkpoint records -------------------------------------------------------------------
 
+namespace {
+/// Group names in a checkpoint: each followed by a NUL.
+std::vector<std::uint8_t> packNames(const std::vector<std::string>& names) {
+  std::vector<std::uint8_t> out;
+  for (const auto& n : names) {
+    out.insert(out.end(), n.begin(), n.end());
+    out.push_back(0);
+  }
+  return out;
+}
+std::vector<std::string> unpackNames(const std::vector<std::uint8_t>& bytes) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const auto b : bytes) {
+    if (b == 0) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(static_cast<char>(b));
+    }
+  }
+  return out;
+}
+}  // namespace
+
 void writeScorePiece(const ckpt::Store& store, std::uint32_t piece, ScoreRows& rows) {
   store.write(
       "score", fmt::format("p{:08d}.h5", piece),
@@ -232,6 +293,7 @@ void writeScorePiece(const ckpt::Store& store, std::uint32_t piece, ScoreRows& r
         f.put("bench_dirty", rows.benchDirty);
         f.put("loo_bits_micro", std::vector<std::int64_t>{rows.looBitsMicro});
         f.put("loo_tokens", std::vector<std::uint64_t>{rows.looTokens});
+        f.put("group_names", packNames(rows.d.groupNames));
       },
       {piece}, rows.size());
 }
@@ -251,6 +313,11 @@ std::optional<ScoreRows> readScorePiece(const ckpt::Store& store, std::uint32_t 
   std::vector<std::uint64_t> looTok;
   f.get("loo_bits_micro", loo);
   f.get("loo_tokens", looTok);
+  std::vector<std::uint8_t> names;
+  f.get("group_names", names);
+  rows.d.groupNames = unpackNames(names);
+  for (const auto g : rows.d.group)
+    if (g >= rows.d.groupNames.size()) return std::nullopt;
   if (loo.size() != 1 || looTok.size() != 1 || rows.benchDirty.size() != 64) return std::nullopt;
   rows.looBitsMicro = loo[0];
   rows.looTokens = looTok[0];

@@ -82,6 +82,75 @@ def check_plan(f):
     return fails
 
 
+def check_groups(f, paths):
+    """/docs/group against the input's own metadata, and the leave-one-group-out tables of
+    /classifier recomputed from /classifier/out_of_group."""
+    import json
+    import tomllib
+    fails = []
+    d = f["docs"]
+    cfg = tomllib.loads(f.attrs["config"].decode() if isinstance(f.attrs["config"], bytes)
+                        else f.attrs["config"])
+    names = [x.decode() for x in d["group"].attrs["labels"]]
+    if names != sorted(names) or len(set(names)) != len(names):
+        fails.append("/docs/group labels are not sorted and distinct")
+    src_names = [x.decode() for x in f["sources/name"][:]]
+    keys = {s["name"]: s.get("group_key", "") for s in cfg["sources"]}
+    text_keys = {s["name"]: s.get("text_key", "text") for s in cfg["sources"]}
+    group, shard, line, source = d["group"][:], d["shard"][:], d["line"][:], d["source"][:]
+    lines_of = {}
+    wrong = 0
+    for i in range(len(group)):
+        sh = int(shard[i])
+        if sh not in lines_of:
+            lines_of[sh] = read_bytes(paths[sh]).split(b"\n")
+        name = src_names[source[i]]
+        key = keys[name]
+        if not key:
+            want = name
+        else:
+            rec = json.loads(lines_of[sh][int(line[i]) - 1])
+            v = rec.get(key)
+            want = v if isinstance(v, str) else "(missing)"
+        if names[group[i]] != want:
+            wrong += 1
+    if wrong:
+        fails.append(f"/docs/group disagrees with the input's group_key in {wrong} documents")
+    c = f["classifier"]
+    if not c.attrs["enabled"] or "groups" not in c:
+        return fails
+    g = c["groups"]
+    rows = [x.decode() for x in g["group"][:]]
+    judged = sum(int(h) + int(s) for h, s in zip(g["human"][:], g["synthetic"][:]))
+    if judged != c.attrs["train_docs"]:
+        fails.append(f"/classifier/groups hold {judged} documents, train_docs is {c.attrs['train_docs']}")
+    if not c.attrs["cv_ran"]:
+        return fails
+    o = c["out_of_group"]
+    p, y, og = o["p_synthetic"][:], o["label"][:], o["group"][:]
+    trained = g["trained"][:] == 1
+    if len(p) != sum(int(h) + int(s) for h, s, t in zip(g["human"][:], g["synthetic"][:], trained) if t):
+        fails.append("/classifier/out_of_group rows != documents of the judged groups")
+    pos, neg = p[y == 1], p[y == 0]
+    auc = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+    if abs(auc - g.attrs["auroc"]) > 1e-9:
+        fails.append(f"pooled out-of-group AUROC {g.attrs['auroc']} but recomputed {auc}")
+    for k, row in enumerate(rows):
+        if not trained[k]:
+            continue
+        gi = names.index(row)
+        sel = og == gi
+        fp = int(((p >= g["threshold"][k]) & (y == 0) & sel).sum())
+        tp = int(((p >= g["threshold"][k]) & (y == 1) & sel).sum())
+        if fp != g["false_positives"][k] or tp != g["true_positives"][k]:
+            fails.append(f"group {row}: FP/TP {g['false_positives'][k]}/{g['true_positives'][k]} "
+                         f"but recomputed {fp}/{tp}")
+    if c.attrs["threshold_from"] in (b"out-of-group", "out-of-group") and \
+            c.attrs["linear_threshold"] != g.attrs["threshold"]:
+        fails.append("threshold_from is out-of-group but linear_threshold is not the groups' one")
+    return fails
+
+
 def check_planted(f, planted_path, paths):
     """Every planted duplicate points at its original's cluster and every planted benchmark leak
     is flagged; no other document is contaminated or a duplicate."""
@@ -229,6 +298,7 @@ def main():
                 fails.append(f"manifest lists {bad} bad lines, /errors has {n_err}")
         if "plan" in f:
             fails += check_plan(f)
+        fails += check_groups(f, paths)
         if a.planted:
             fails += check_planted(f, a.planted, paths)
         print(f"checked {a.h5}: {n} docs + {n_err} quarantined = {total_in} input lines in "

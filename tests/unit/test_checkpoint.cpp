@@ -51,6 +51,11 @@ ScoreRows rowsOf(std::size_t n, std::uint64_t seed) {
         v.push_back(static_cast<T>(rng()));
     }
   });
+  // Groups index the rows' own names (seed 1: a, b, c; seed 2: c, d).
+  r.d.groupNames =
+      seed == 1 ? std::vector<std::string>{"a", "b", "c"} : std::vector<std::string>{"c", "d"};
+  for (std::size_t i = 0; i < n; ++i)
+    r.d.group[i] = static_cast<std::uint32_t>(i % r.d.groupNames.size());
   if (n > 1) {
     r.d.refPpl[0] = std::numeric_limits<double>::quiet_NaN();
     r.d.ttr[1] = -0.0;
@@ -133,6 +138,7 @@ TEST(Checkpoint, ScorePieceRoundTripIsBitExactAndVerified) {
   EXPECT_TRUE(std::isnan(back->d.refPpl[0]));
   EXPECT_TRUE(std::signbit(back->d.ttr[1]));
   EXPECT_TRUE(sameRows(copy, *back));
+  EXPECT_EQ(back->d.groupNames, copy.d.groupNames);
   // The wrong document count, another config, or a changed byte: not used.
   EXPECT_FALSE(readScorePiece(store, 0, 49).has_value());
   EXPECT_FALSE(readScorePiece(ckpt::Store(dir, "key2", true), 0, 50).has_value());
@@ -152,6 +158,10 @@ TEST(Checkpoint, ScoreRowsAppendConcatenatesAndAdds) {
   EXPECT_EQ(acc.benchDirty[5], 14u);
   EXPECT_EQ(acc.looBitsMicro, 2 * -123456789LL);
   EXPECT_EQ(acc.looTokens, 84u);
+  // Group indices are mapped to the merged names: a b c, then b's c and d.
+  EXPECT_EQ(acc.d.groupNames, (std::vector<std::string>{"a", "b", "c", "d"}));
+  const std::vector<std::uint32_t> groups{0, 1, 2, 2, 3, 2, 3};
+  EXPECT_EQ(acc.d.group, groups);
 }
 
 TEST(Checkpoint, CountSegmentRoundTripAndListing) {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "cleanmix/classify/model.hpp"
+#include "cleanmix/core/error.hpp"
 
 using namespace cleanmix;
 
@@ -135,4 +136,106 @@ TEST(Classifier, NbFastPathEqualsTheGeneralFormula) {
             std::log((c.row(0, 0)[k] + 1.0) / (c.total[0][0] + 256.0));
   }
   EXPECT_NEAR(u, want / doc.size(), 1e-12);
+}
+
+TEST(Classifier, ThresholdAndTprAtAFalsePositiveRate) {
+  std::vector<double> human;
+  for (int k = 1; k <= 10; ++k) human.push_back(k / 10.0);
+  const double t = thresholdAtFpr(human, 0.1);  // one of ten may pass: only the 1.0
+  EXPECT_GT(t, 0.9);
+  EXPECT_LE(t, 1.0);
+  EXPECT_GT(thresholdAtFpr(human, 0.0), 1.0 - 1e-15);  // none may pass
+  std::vector<double> s = human;
+  std::vector<std::uint8_t> y(10, 0);
+  s.push_back(0.95), y.push_back(1);
+  s.push_back(0.5), y.push_back(1);
+  EXPECT_DOUBLE_EQ(tprAtFpr(s, y, 0.1), 0.5);
+  EXPECT_DOUBLE_EQ(tprAtFpr(s, y, 0.6), 1.0);  // six humans pass at 0.5
+}
+
+TEST(Classifier, FeatureMaskZeroesTheUnusedWeights) {
+  std::vector<double> rows;
+  std::vector<std::uint8_t> y;
+  fixture(400, 3, rows, y);
+  std::vector<std::uint8_t> use(kNumFeatures, 1);
+  use[0] = 0;
+  const LinearModel m = fitLinear(rows, y, 0.01, 0.05, use);
+  EXPECT_EQ(m.weight[0], 0.0);
+  EXPECT_GT(m.weight[11], 0.5);  // the other informative feature carries the model
+  std::vector<double> p;
+  for (std::size_t i = 0; i < y.size(); ++i) p.push_back(m.probability(&rows[i * kNumFeatures]));
+  EXPECT_GT(auroc(p, y), 0.85);
+  EXPECT_THROW(fitLinear(rows, y, 0.01, 0.05, std::vector<std::uint8_t>(3, 1)), Error);
+}
+
+namespace {
+/// Four groups. Feature 0 is a real signal in every group; feature 2 is a "topic" shortcut that
+/// separates the classes in groups 0-2 and points the other way in group 3.
+void shortcutFixture(std::vector<double>& rows, std::vector<std::uint8_t>& y,
+                     std::vector<std::uint32_t>& g) {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> n01(0, 1);
+  for (int i = 0; i < 800; ++i) {
+    const std::uint32_t grp = static_cast<std::uint32_t>(i % 4);
+    const bool syn = (i / 4) % 4 == 0;
+    for (int j = 0; j < kNumFeatures; ++j) {
+      double x = n01(rng);
+      if (j == 0) x += syn ? 1.2 : -1.2;
+      if (j == 2) x = 0.3 * x + ((syn != (grp == 3)) ? 3.0 : -3.0);
+      rows.push_back(x);
+    }
+    y.push_back(syn ? 1 : 0);
+    g.push_back(grp);
+  }
+}
+}  // namespace
+
+TEST(Classifier, LeaveOneGroupOutExposesAShortcutAndTheMaskRemovesIt) {
+  std::vector<double> rows;
+  std::vector<std::uint8_t> y;
+  std::vector<std::uint32_t> g;
+  shortcutFixture(rows, y, g);
+  const GroupCv all = leaveOneGroupOut(rows, y, g, 0.01, 0.01);
+  ASSERT_EQ(all.folds.size(), 4u);
+  std::uint64_t docs = 0;
+  for (const auto& f : all.folds) {
+    EXPECT_TRUE(f.trained);
+    docs += f.human + f.synthetic;
+  }
+  EXPECT_EQ(docs, y.size());  // every document judged exactly once
+  EXPECT_EQ(all.scores.size(), y.size());
+  EXPECT_EQ(all.human + all.synthetic, y.size());
+  // The left-out group 3, where the shortcut flips, is misjudged: most of its human documents
+  // are flagged and few of its synthetic ones.
+  const GroupFold& g3 = all.folds[3];
+  EXPECT_GT(g3.falsePositives, g3.human / 2);
+  EXPECT_LT(g3.truePositives, g3.synthetic / 2);
+  // Without the shortcut, every group is judged well out of group.
+  std::vector<std::uint8_t> use(kNumFeatures, 1);
+  use[2] = 0;
+  const GroupCv masked = leaveOneGroupOut(rows, y, g, 0.01, 0.01, use);
+  EXPECT_GT(masked.auroc, 0.95);
+  EXPECT_GT(masked.auroc, all.auroc + 0.1);
+  EXPECT_LT(masked.folds[3].falsePositives, masked.folds[3].human / 10);
+  // Pooled TPR at 5% FPR is at least that at 1%.
+  EXPECT_GE(masked.tprAt5, masked.tprAt1);
+  EXPECT_TRUE(masked.usable());
+}
+
+TEST(Classifier, AGroupHoldingAClassAloneIsCountedNotJudged) {
+  // Group 1 holds every synthetic document: leaving it out leaves one class.
+  std::vector<double> rows;
+  std::vector<std::uint8_t> y;
+  std::vector<std::uint32_t> g;
+  fixture(200, 5, rows, y);
+  for (std::size_t i = 0; i < y.size(); ++i) g.push_back(y[i] ? 1 : (i % 2 == 0 ? 0 : 2));
+  const GroupCv cv = leaveOneGroupOut(rows, y, g, 0.01, 0.01);
+  ASSERT_EQ(cv.folds.size(), 3u);
+  EXPECT_TRUE(cv.folds[0].trained);
+  EXPECT_FALSE(cv.folds[1].trained);
+  EXPECT_TRUE(cv.folds[2].trained);
+  EXPECT_EQ(cv.folds[1].synthetic, 50u);
+  EXPECT_EQ(cv.folds[1].truePositives, 0u);
+  EXPECT_EQ(cv.synthetic, 0u);  // no judged group has synthetic documents
+  EXPECT_FALSE(cv.usable());
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "cleanmix/cli/config.hpp"
+#include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/error.hpp"
 
 using namespace cleanmix;
@@ -112,4 +113,34 @@ TEST(Config, ShippedConfigsParse) {
     const auto c = loadConfig(std::string(CLEANMIX_SOURCE_DIR) + "/configs/" + name, {});
     EXPECT_FALSE(c.sources.empty()) << name;
   }
+}
+
+TEST(Config, ClassifierFeaturesThresholdSourceAndGroupKey) {
+  const auto d = parseConfig(kGood, "/b", "cfg.toml");
+  EXPECT_TRUE(d.classifier.features.empty());
+  EXPECT_EQ(d.classifier.thresholdFrom, "groups");
+  EXPECT_EQ(d.sources[0].groupKey, "");
+  // The default feature set leaves out the hashed topic features.
+  const auto mask = d.classifier.featureMask();
+  const auto& names = featureNames();
+  for (std::size_t k = 0; k < names.size(); ++k)
+    EXPECT_EQ(mask[k], names[k].starts_with("nb_") ? 0 : 1) << names[k];
+  const auto c = parseConfig(kGood, "/b", "cfg.toml",
+                             {"classifier.features=[\"ttr\", \"nb_unigram_llr\"]",
+                              "classifier.threshold_from=train", "sources.web.group_key=genre"});
+  EXPECT_EQ(c.classifier.features, (std::vector<std::string>{"ttr", "nb_unigram_llr"}));
+  EXPECT_EQ(c.classifier.thresholdFrom, "train");
+  EXPECT_EQ(c.sources[1].groupKey, "genre");
+  const auto m2 = c.classifier.featureMask();
+  for (std::size_t k = 0; k < names.size(); ++k)
+    EXPECT_EQ(m2[k], names[k] == "ttr" || names[k] == "nb_unigram_llr" ? 1 : 0) << names[k];
+  EXPECT_NE(errorOf(kGood, {"classifier.features=[\"ttr2\"]"}).find("'ttr2' is not a feature"),
+            std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"classifier.features=[\"ttr\", \"ttr\"]"}).find("twice"),
+            std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"classifier.features=[]"}).find("empty"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"classifier.threshold_from=test"}).find("threshold_from"),
+            std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"sources.web.group_key=content"}).find("group_key"),
+            std::string::npos);  // web's text_key
 }

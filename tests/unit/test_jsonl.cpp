@@ -208,3 +208,27 @@ TEST(Jsonl, RepairUtf8) {
   EXPECT_EQ(repairUtf8("\xED\xA0\x80", out), 3u);  // encoded surrogate is invalid
   EXPECT_TRUE(isValidUtf8(out));
 }
+
+TEST(Jsonl, GroupKeyIsReadWhenAStringAndNeverAnError) {
+  // simdjson needs padding after the line; std::string's buffer is copied into a padded one.
+  const auto parse = [](const std::string& line, const char* groupKey) {
+    static JsonlParser parser;
+    static std::string buf;
+    buf.assign(line);
+    buf.append(64, '\0');
+    return parser.parse(std::string_view(buf.data(), line.size()), "text", groupKey);
+  };
+  auto a = parse(R"({"text": "t", "genre": "news"})", "genre");
+  EXPECT_TRUE(a.ok);
+  EXPECT_TRUE(a.hasGroup);
+  EXPECT_EQ(a.group, "news");
+  auto b = parse(R"({"text": "t"})", "genre");  // missing
+  EXPECT_TRUE(b.ok);
+  EXPECT_FALSE(b.hasGroup);
+  auto c = parse(R"({"text": "t", "genre": 7})", "genre");  // not a string
+  EXPECT_TRUE(c.ok);
+  EXPECT_FALSE(c.hasGroup);
+  auto d = parse(R"({"text": "t", "genre": "news"})", "");  // no group key asked for
+  EXPECT_TRUE(d.ok);
+  EXPECT_FALSE(d.hasGroup);
+}

@@ -87,9 +87,41 @@ struct ClassifierModel {
   }
 };
 
-/// \brief Fit on rows (row-major, kNumFeatures each) with labels (1 = synthetic).
+/// \brief Fit on rows (row-major, kNumFeatures each) with labels (1 = synthetic). `use` (one
+/// flag per feature; empty = all) picks the features: an unused one gets weight 0.
 LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t> labels, double l2,
-                      double targetFpr);
+                      double targetFpr, std::span<const std::uint8_t> use = {});
+
+/// \brief The smallest threshold at which at most floor(targetFpr × n) of the n human scores
+/// are >= it (scores are probabilities; 1e-12 at the least).
+double thresholdAtFpr(std::vector<double> humanScores, double targetFpr);
+
+/// \brief One group of a leave-one-group-out cross-validation.
+struct GroupFold {
+  std::uint32_t group = 0;
+  bool trained = false;  ///< the other groups held both classes, so a model was fitted
+  double threshold = 0;  ///< from the *other* groups' out-of-group human scores at target FPR
+  std::uint64_t human = 0, falsePositives = 0, synthetic = 0, truePositives = 0;
+};
+
+/// \brief Leave-one-group-out cross-validation of the linear model: for each group, fit on the
+/// others and score the group's documents ("out-of-group" scores).
+struct GroupCv {
+  std::vector<GroupFold> folds;  ///< one per group present, in group order
+  std::vector<double> scores;    ///< pooled out-of-group scores (documents of trained folds)
+  std::vector<std::uint8_t> labels;
+  double auroc = 0.5;
+  double tprAt1 = 0, tprAt5 = 0;  ///< pooled TPR at 1% and 5% pooled FPR
+  double threshold = 0;           ///< at targetFpr of every pooled out-of-group human score
+  std::uint64_t human = 0, falsePositives = 0, synthetic = 0, truePositives = 0;  ///< Σ trained
+  bool usable() const { return !scores.empty() && human > 0 && synthetic > 0; }
+};
+GroupCv leaveOneGroupOut(std::span<const double> rows, std::span<const std::uint8_t> labels,
+                         std::span<const std::uint32_t> groups, double l2, double targetFpr,
+                         std::span<const std::uint8_t> use = {});
+
+/// \brief TPR at the threshold that admits `fpr` of the human scores (thresholdAtFpr).
+double tprAtFpr(std::span<const double> scores, std::span<const std::uint8_t> labels, double fpr);
 VoteModel fitVote(std::span<const double> rows, std::span<const std::uint8_t> labels);
 
 /// \brief Area under the ROC curve (Mann–Whitney; ties count one half).

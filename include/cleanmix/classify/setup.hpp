@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cleanmix/classify/model.hpp"
@@ -21,7 +22,21 @@ struct ClassifierParams {
   double l2 = 0.01;
   int nbBits = 14;
   std::uint64_t maxTrainDocs = 200000;  ///< labelled rows gathered to rank 0 (sampled)
+  /// Features the linear model uses, by name (featureNames()). Empty: every feature but the
+  /// hashed topic features nb_unigram_llr and nb_bigram_llr, which do not transfer to groups
+  /// the training data lacks (docs/contamination.md, "Domain shift").
+  std::vector<std::string> features;
+  /// Where the linear threshold comes from: "groups" (target FPR on the pooled out-of-group
+  /// scores of the leave-one-group-out evaluation, when it could run) or "train" (target FPR on
+  /// the human training documents, in-sample).
+  std::string thresholdFrom = "groups";
+  /// \brief One flag per feature (featureNames() order).
+  std::vector<std::uint8_t> featureMask() const;
 };
+
+/// \brief The hashed Naive-Bayes text features (nb_*): topic features whose counts include every
+/// training document, so a leave-one-group-out evaluation of them is optimistic.
+bool isHashedTextFeature(std::string_view name);
 
 /// \brief The class a source's documents train as: 0 human (human_verified), 1 synthetic
 /// (synthetic_known), -1 not labelled (benchmarks never are).

@@ -144,16 +144,19 @@ struct DocTokensRecord {
 struct LabelledRow {
   std::vector<double> features;
   std::uint8_t label = 0, holdout = 0;
+  std::uint32_t group = 0;  ///< index into the run's group names (DocRows::groupNames)
   void pack(Packer& p) const {
     p.put(features);
     p.put(label);
     p.put(holdout);
+    p.put(group);
   }
   static LabelledRow unpack(Unpacker& u) {
     LabelledRow r;
     r.features = u.getVector<double>();
     r.label = u.get<std::uint8_t>();
     r.holdout = u.get<std::uint8_t>();
+    r.group = u.get<std::uint32_t>();
     return r;
   }
 };

@@ -39,7 +39,12 @@ enum class ColumnStage : std::uint8_t {
 enum class Feature : std::uint8_t { None, Value, Log2 };
 
 /// \brief The `labels` attribute an enumeration column carries.
-enum class Labels : std::uint8_t { None, Provenance, Verdict };
+enum class Labels : std::uint8_t {
+  None,
+  Provenance,
+  Verdict,
+  Group,  ///< the run's group names (DocRows::groupNames), not a fixed list
+};
 
 // member, name, type, stage, feature, labels, meaning. Classifier features take the order they
 // have here (the fitted weights follow it).
@@ -49,6 +54,7 @@ enum class Labels : std::uint8_t { None, Provenance, Verdict };
   X(shard, "shard", U32, Reader, None, None, "index of its shard in /shards") \
   X(line, "line", U64, Reader, None, None, "1-based line number in the shard") \
   X(provenance, "provenance", U8, Reader, None, Provenance, "declared provenance class") \
+  X(group, "group", U32, Reader, None, Group, "the document's group, an index into labels: its source's group_key value, or the source name") \
   X(nBytes, "n_bytes", U64, Tokenizer, None, None, "bytes of the normalised text") \
   X(nTokens, "n_tokens", U64, Tokenizer, None, None, "tokens (the run's tokenizer)") \
   X(nTypes, "n_types", U32, Kernel, None, None, "distinct tokens (by full 64-bit id)") \
@@ -193,9 +199,15 @@ struct DocRows {
   CLEANMIX_DOC_COLUMNS(CLEANMIX_X)
 #undef CLEANMIX_X
 
+  /// The labels of the `group` column: the run's group names, sorted, once the score stage
+  /// has agreed them across ranks (before that, this rank's names in first-seen order).
+  std::vector<std::string> groupNames;
+
   std::size_t size() const {
     return source.size();
   }
+  /// \brief Index of group `name` in groupNames, added when new.
+  std::uint32_t groupIndex(std::string_view name);
 
   /// \brief f(const ColumnInfo&, std::vector<T>&) for every column, in registry order.
   template <class F>

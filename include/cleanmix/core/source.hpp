@@ -15,6 +15,9 @@ struct SourceConfig {
   Provenance provenance = Provenance::Unknown;
   Role role = Role::Pool;
   std::string textKey = "text";
+  /// Per-document metadata key naming the document's group (e.g. "genre") for the classifier's
+  /// leave-one-group-out evaluation; "" = the source is one group, named after the source.
+  std::string groupKey;
   std::string format = "jsonl";  ///< input format: the reader factory's key (io/reader.hpp)
 };
 

@@ -26,7 +26,13 @@ struct InputRecord {
   std::string_view text;       ///< the document's text (valid until the next call)
   std::string_view reason;     ///< non-empty: the record is quarantined for this reason
   std::uint32_t replaced = 0;  ///< invalid UTF-8 sequences the reader replaced with U+FFFD
+  /// The document's group (the source's group_key): its value when present; without a
+  /// group_key, the source's name; with one but no string value there, "(missing)".
+  std::string_view group;
 };
+
+/// \brief The group of a document whose source has a group_key but no string value for it.
+inline constexpr std::string_view kMissingGroup = "(missing)";
 
 /// \brief Reads the records of one piece of one shard, in order.
 class DocumentReader {

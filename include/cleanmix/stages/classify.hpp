@@ -19,6 +19,36 @@ namespace cleanmix {
 
 class Communicator;
 
+/// \brief One group of the leave-one-group-out evaluation (/classifier/groups).
+struct GroupCvRow {
+  std::string group;
+  std::uint8_t trained = 0;  ///< 0: the other groups lacked a class, so it was not judged
+  std::uint64_t human = 0, falsePositives = 0, synthetic = 0, truePositives = 0;
+  double threshold = 0;  ///< set on the other groups' out-of-group human scores
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& group& trained& human& falsePositives& synthetic& truePositives& threshold;
+  }
+};
+
+/// \brief The leave-one-group-out evaluation of the linear model on the training split.
+struct GroupCvSummary {
+  bool ran = false;
+  std::string note;  ///< why it did not run, when it did not
+  std::vector<GroupCvRow> rows;
+  double auroc = 0, tprAt1 = 0, tprAt5 = 0;  ///< pooled out-of-group
+  double threshold = 0;                      ///< target FPR on the pooled out-of-group human scores
+  std::uint64_t human = 0, falsePositives = 0, synthetic = 0, truePositives = 0;  ///< Σ judged
+  std::vector<double> scores;  ///< pooled out-of-group scores, their labels and groups
+  std::vector<std::uint8_t> labels;
+  std::vector<std::uint32_t> groups;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& ran& note& rows& auroc& tprAt1& tprAt5& threshold& human& falsePositives& synthetic&
+        truePositives& scores& labels& groups;
+  }
+};
+
 /// \brief The classifier summary (/classifier attributes).
 struct ClassifierSummary {
   bool enabled = false;
@@ -30,7 +60,12 @@ struct ClassifierSummary {
   std::uint64_t holdoutSynthetic = 0, holdoutHuman = 0;
   double linear[5] = {0, 0, 0, 0, 0};  ///< held-out precision, recall, F1, AUROC, FPR
   double vote[5] = {0, 0, 0, 0, 0};
-  std::uint64_t suspected = 0;  ///< documents inferred synthetic_suspected
+  std::uint64_t suspected = 0;        ///< documents inferred synthetic_suspected
+  std::vector<std::string> features;  ///< the features the linear model uses
+  std::string thresholdFrom;          ///< "out-of-group", "train" or "model file"
+  double trainThreshold = 0;          ///< the in-sample threshold (target FPR on training humans)
+  std::vector<std::string> groupNames;
+  GroupCvSummary cv;
 };
 
 /// \brief The classify stage's result: the summary and the model it used.

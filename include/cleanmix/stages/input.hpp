@@ -64,21 +64,31 @@ struct TextBatch {
   std::vector<std::uint32_t> piece;      ///< index into the shard table's pieces
   std::vector<std::uint64_t> localLine;  ///< 1-based record (line) within the piece
   std::vector<std::uint32_t> replaced;   ///< invalid UTF-8 repaired by the reader
+  std::string groupArena;                ///< the documents' groups (InputRecord::group)
+  std::vector<std::size_t> groupOff{0};
 
   std::size_t size() const { return piece.size(); }
   std::string_view text(std::size_t i) const {
     return {arena.data() + off[i], off[i + 1] - off[i]};
   }
-  void add(std::string_view t, std::uint32_t p, std::uint64_t line, std::uint32_t rep) {
+  std::string_view group(std::size_t i) const {
+    return {groupArena.data() + groupOff[i], groupOff[i + 1] - groupOff[i]};
+  }
+  void add(std::string_view t, std::uint32_t p, std::uint64_t line, std::uint32_t rep,
+           std::string_view g = {}) {
     arena.append(t);
     off.push_back(arena.size());
     piece.push_back(p);
     localLine.push_back(line);
     replaced.push_back(rep);
+    groupArena.append(g);
+    groupOff.push_back(groupArena.size());
   }
   void clear() {
     arena.clear();
     off.assign(1, 0);
+    groupArena.clear();
+    groupOff.assign(1, 0);
     piece.clear();
     localLine.clear();
     replaced.clear();
@@ -130,7 +140,7 @@ void readPieces(const Corpus& corpus, const IngestParams& ingest, std::uint64_t 
         if (tally) ++tally->errors[p];
         continue;
       }
-      batch.add(rec.text, p, n, rec.replaced);
+      batch.add(rec.text, p, n, rec.replaced, rec.group);
       if (tally) ++tally->docs[p];
       if (batch.arena.size() >= batchBytes) {
         onBatch(batch);

@@ -75,6 +75,10 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
 
 // ---- checkpoint records -------------------------------------------------------------------
 
+/// \brief Make `d.groupNames` the run's sorted group names (the union over ranks) and remap
+/// `d.group` to them, so a document's group index is the same at any rank count. Collective.
+void agreeGroups(const Communicator& comm, DocRows& d);
+
 void writeScorePiece(const ckpt::Store& store, std::uint32_t piece, ScoreRows& rows);
 /// \brief Verified read of one piece's rows; nullopt when absent, stale or not matching `docs`.
 std::optional<ScoreRows> readScorePiece(const ckpt::Store& store, std::uint32_t piece,
