@@ -162,6 +162,80 @@ LinearModel fitLinear(std::span<const double> rows, std::span<const std::uint8_t
   return m;
 }
 
+RangeModel fitRange(std::span<const double> rows, std::span<const std::uint8_t> use,
+                    double quantile) {
+  const std::size_t f = kNumFeatures, n = rows.size() / f;
+  RangeModel r;
+  for (std::size_t j = 0; j < f; ++j)
+    if (use.empty() || use[j]) r.features.push_back(static_cast<std::int32_t>(j));
+  const std::size_t k = r.features.size();
+  if (n < 2 || k == 0) return r;  // no range to speak of: everything is judged
+  r.mean.assign(k, 0);
+  r.sd.assign(k, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t a = 0; a < k; ++a) r.mean[a] += rows[i * f + r.features[a]];
+  for (auto& m : r.mean) m /= static_cast<double>(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t a = 0; a < k; ++a)
+      r.sd[a] += std::pow(rows[i * f + r.features[a]] - r.mean[a], 2);
+  for (auto& s : r.sd) s = std::max(std::sqrt(s / static_cast<double>(n)), 1e-12);
+  // Covariance of the standardised features (a correlation matrix), with a small ridge so a
+  // constant or collinear feature cannot make it singular; inverted by Gauss-Jordan.
+  std::vector<double> cov(k * k, 0), z(k);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t a = 0; a < k; ++a) z[a] = (rows[i * f + r.features[a]] - r.mean[a]) / r.sd[a];
+    for (std::size_t a = 0; a < k; ++a)
+      for (std::size_t b = 0; b < k; ++b) cov[a * k + b] += z[a] * z[b];
+  }
+  for (auto& c : cov) c /= static_cast<double>(n);
+  for (std::size_t a = 0; a < k; ++a) cov[a * k + a] += 1e-6;
+  std::vector<double> inv(k * k, 0);
+  for (std::size_t a = 0; a < k; ++a) inv[a * k + a] = 1;
+  for (std::size_t col = 0; col < k; ++col) {
+    std::size_t piv = col;
+    for (std::size_t row = col + 1; row < k; ++row)
+      if (std::abs(cov[row * k + col]) > std::abs(cov[piv * k + col])) piv = row;
+    for (std::size_t b = 0; b < k; ++b) {
+      std::swap(cov[col * k + b], cov[piv * k + b]);
+      std::swap(inv[col * k + b], inv[piv * k + b]);
+    }
+    const double d = cov[col * k + col];
+    for (std::size_t b = 0; b < k; ++b) cov[col * k + b] /= d, inv[col * k + b] /= d;
+    for (std::size_t row = 0; row < k; ++row) {
+      if (row == col) continue;
+      const double m = cov[row * k + col];
+      if (m == 0) continue;
+      for (std::size_t b = 0; b < k; ++b) {
+        cov[row * k + b] -= m * cov[col * k + b];
+        inv[row * k + b] -= m * inv[col * k + b];
+      }
+    }
+  }
+  r.precision = std::move(inv);
+  if (quantile >= 1) return r;
+  std::vector<double> d;
+  d.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) d.push_back(r.distance(&rows[i * f]));
+  std::sort(d.begin(), d.end());
+  const auto at = static_cast<std::size_t>(std::ceil(quantile * static_cast<double>(n))) - 1;
+  r.maxDistance = d[std::min(at, n - 1)];
+  return r;
+}
+
+double RangeModel::distance(const double* x) const {
+  const std::size_t k = features.size();
+  if (precision.size() != k * k || k == 0) return 0;
+  double z[kNumFeatures];
+  for (std::size_t a = 0; a < k; ++a) z[a] = (x[features[a]] - mean[a]) / sd[a];
+  double q = 0;
+  for (std::size_t a = 0; a < k; ++a) {
+    double row = 0;
+    for (std::size_t b = 0; b < k; ++b) row += precision[a * k + b] * z[b];
+    q += z[a] * row;
+  }
+  return std::sqrt(std::max(q, 0.0));
+}
+
 double thresholdAtFpr(std::vector<double> human, double targetFpr) {
   if (human.empty()) return 0.5;
   std::sort(human.begin(), human.end());

@@ -80,7 +80,8 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"nb_bits", Kind::Integer},
         {"max_train_docs", Kind::Integer},
         {"features", Kind::StringList},
-        {"threshold_from", Kind::String}}},
+        {"threshold_from", Kind::String},
+        {"abstain_quantile", Kind::Float}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -333,6 +334,10 @@ ClassifierParams parseClassifier(const Ctx& ctx, const toml::table& root, const 
   if (c.thresholdFrom != "groups" && c.thresholdFrom != "train")
     configFail("loadConfig", "{}: classifier.threshold_from must be 'groups' or 'train'",
                ctx.where(*root["classifier"]["threshold_from"].node()));
+  c.abstainQuantile = get<double>(root, "classifier", "abstain_quantile", 0.995);
+  if (!(c.abstainQuantile > 0 && c.abstainQuantile <= 1))
+    configFail("loadConfig", "{}: classifier.abstain_quantile must be in (0, 1]",
+               ctx.where(*root["classifier"]["abstain_quantile"].node()));
   if (const auto* arr = root["classifier"]["features"].as_array()) {
     c.features.clear();
     for (const auto& e : *arr) {

@@ -19,16 +19,19 @@ std::vector<SourceRow> sourceRows(const Communicator& comm, const StageResults& 
   const auto& sources = *r.corpus->sources;
   const DocRows& docs = r.score.rows.d;
   const std::size_t ns = sources.size();
-  std::vector<std::uint64_t> tokens(ns, 0), replaced(ns, 0), verdicts(ns * kNumVerdicts, 0),
-      inferred(ns * kNumProvenance, 0), benchDirty = r.score.rows.benchDirty;
+  std::vector<std::uint64_t> tokens(ns, 0), replaced(ns, 0), notJudged(ns, 0),
+      verdicts(ns * kNumVerdicts, 0), inferred(ns * kNumProvenance, 0),
+      benchDirty = r.score.rows.benchDirty;
   for (std::size_t i = 0; i < docs.size(); ++i) {
     tokens[docs.source[i]] += docs.nTokens[i];
     replaced[docs.source[i]] += docs.utf8Replaced[i];
+    notJudged[docs.source[i]] += docs.judged[i] == 0;
     ++verdicts[docs.source[i] * kNumVerdicts + docs.verdict[i]];
     ++inferred[docs.source[i] * kNumProvenance + docs.inferred[i]];
   }
   comm.allreduceSum(std::span<std::uint64_t>(tokens));
   comm.allreduceSum(std::span<std::uint64_t>(replaced));
+  comm.allreduceSum(std::span<std::uint64_t>(notJudged));
   comm.allreduceSum(std::span<std::uint64_t>(verdicts));
   comm.allreduceSum(std::span<std::uint64_t>(inferred));
   comm.allreduceSum(std::span<std::uint64_t>(benchDirty));
@@ -40,6 +43,7 @@ std::vector<SourceRow> sourceRows(const Communicator& comm, const StageResults& 
     row.role = static_cast<std::uint8_t>(sources[s].role);
     row.nTokens = tokens[s];
     row.utf8Replaced = replaced[s];
+    row.nNotJudged = notJudged[s];
     row.verdictCounts.assign(verdicts.begin() + s * kNumVerdicts,
                              verdicts.begin() + (s + 1) * kNumVerdicts);
     row.inferredCounts.assign(inferred.begin() + s * kNumProvenance,

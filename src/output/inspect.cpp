@@ -204,6 +204,9 @@ int inspectFile(const std::filesystem::path& file, bool digest, std::ostream& os
           attr("holdout_linear_recall"), attr("holdout_linear_f1"), attr("holdout_linear_auroc"),
           attr("holdout_linear_fpr"), attr("holdout_vote_precision"), attr("holdout_vote_recall"),
           attr("holdout_vote_f1"), attr("holdout_vote_auroc"));
+      if (H5Aexists(cg, "not_judged") > 0)
+        os << fmt::format("  not judged (outside the labelled data's range): {} documents\n",
+                          readAttrU64(cg, "not_judged"));
       if (H5Lexists(f, "/classifier/groups", H5P_DEFAULT) > 0) {
         Id gg(checkId(H5Gopen2(f, "/classifier/groups", H5P_DEFAULT), "inspect"), H5Gclose);
         if (H5Aexists(gg, "auroc") > 0) {

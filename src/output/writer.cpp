@@ -161,7 +161,7 @@ void writeSources(const Communicator& c, const h5::ParallelFile& f,
        field("n_docs", &R::nDocs), field("n_tokens", &R::nTokens), field("n_bytes", &R::nBytes),
        field("n_quarantined", &R::nQuarantined), field("bench_ngrams", &R::benchNgrams),
        field("bench_items_skipped", &R::benchSkipped), field("n_dirty", &R::dirtyDocs),
-       field("utf8_replaced", &R::utf8Replaced)});
+       field("utf8_replaced", &R::utf8Replaced), field("n_not_judged", &R::nNotJudged)});
   std::vector<std::uint64_t> verdicts, inferred;
   for (const auto& r : s) {
     verdicts.insert(verdicts.end(), r.verdictCounts.begin(), r.verdictCounts.end());
@@ -270,7 +270,9 @@ void writeClassifier(const Communicator& comm, const h5::ParallelFile& f,
           {"vote_threshold_ttr", c.voteThreshold[2]},
           {"train_docs", c.trainDocs},
           {"holdout_docs", c.holdoutDocs},
-          {"inferred_synthetic_suspected", c.suspected}};
+          {"inferred_synthetic_suspected", c.suspected},
+          {"not_judged", c.notJudged},
+          {"range_max_distance", c.maxDistance}};
   const char* m[5] = {"precision", "recall", "f1", "auroc", "fpr"};
   for (int k = 0; k < 5; ++k) {
     a.emplace_back(std::string("holdout_linear_") + m[k], c.linear[k]);

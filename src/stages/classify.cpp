@@ -114,6 +114,7 @@ ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSe
     m.linear = fitLinear(tr, ytr, params.l2, params.targetFpr, mask);
     m.vote = fitVote(tr, ytr);
     m.trainDocs = ytr.size();
+    m.range = fitRange(tr, mask, params.abstainQuantile);
     s.trainThreshold = m.linear.threshold;
     s.cv = crossValidate(params, tr, ytr, gtr, groupNames, mask);
     s.thresholdFrom = "train";
@@ -147,6 +148,7 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
   DocRows& docs = rows.d;
   docs.pSynthetic.assign(docs.size(), kx::quietNaN());
   docs.inferred = docs.provenance;
+  docs.judged.assign(docs.size(), 0);
   ClassifyResult res;
   if (!setup.active || anchorDocs == 0) {
     if (comm.isRoot() && params.enabled)
@@ -188,10 +190,14 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
       if (setup.loaded ? model.linear.weight[k] != 0 : mask[k] != 0)
         cl.features.push_back(names[k]);
   }
-  std::uint64_t suspected = 0;
+  std::uint64_t suspected = 0, notJudged = 0;
   double x[kNumFeatures];
   for (std::size_t i = 0; i < docs.size(); ++i) {
     docs.features(i, x);
+    const bool benchmark = sources[docs.source[i]].role == Role::Benchmark;
+    const bool inRange = model.range.inRange(x);
+    docs.judged[i] = inRange && !benchmark ? 1 : 0;
+    notJudged += !inRange && !benchmark;
     bool flag;
     if (params.decision == "vote") {
       const int v = model.vote.votes(x);
@@ -202,20 +208,23 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
       flag = docs.pSynthetic[i] >= model.linear.threshold;
     }
     const auto p = static_cast<Provenance>(docs.provenance[i]);
-    if (flag && (p == Provenance::HumanUnverified || p == Provenance::Unknown) &&
-        sources[docs.source[i]].role != Role::Benchmark) {
+    if (flag && docs.judged[i] && (p == Provenance::HumanUnverified || p == Provenance::Unknown)) {
       docs.inferred[i] = static_cast<std::uint8_t>(Provenance::SyntheticSuspected);
       ++suspected;
     }
   }
   cl.suspected = comm.allreduceSum(suspected);
+  cl.notJudged = comm.allreduceSum(notJudged);
+  cl.maxDistance = model.range.maxDistance;
   if (comm.isRoot()) {
     fmt::print(stderr,
                "[cleanmix] classifier ({}): held-out {} docs; linear P {:.3f} R {:.3f} F1 {:.3f} "
                "AUROC {:.3f} FPR {:.3f}; vote P {:.3f} R {:.3f} F1 {:.3f} AUROC {:.3f}; {} "
-               "documents inferred synthetic_suspected\n",
+               "documents inferred synthetic_suspected; {} not judged (outside the labelled "
+               "data's range: distance > {:.2f})\n",
                cl.source, cl.holdoutDocs, cl.linear[0], cl.linear[1], cl.linear[2], cl.linear[3],
-               cl.linear[4], cl.vote[0], cl.vote[1], cl.vote[2], cl.vote[3], cl.suspected);
+               cl.linear[4], cl.vote[0], cl.vote[1], cl.vote[2], cl.vote[3], cl.suspected,
+               cl.notJudged, cl.maxDistance);
     const GroupCvSummary& cv = cl.cv;
     if (cv.ran)
       fmt::print(stderr,

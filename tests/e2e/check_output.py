@@ -117,6 +117,12 @@ def check_groups(f, paths):
     if wrong:
         fails.append(f"/docs/group disagrees with the input's group_key in {wrong} documents")
     c = f["classifier"]
+    if c.attrs["enabled"]:
+        role = f["sources/role"][:]
+        bench = [x.decode() for x in f["sources/role"].attrs["labels"]].index("benchmark")
+        out = int(((d["judged"][:] == 0) & (role[source] != bench)).sum())
+        if out != c.attrs["not_judged"]:
+            fails.append(f"/classifier not_judged {c.attrs['not_judged']}, /docs/judged says {out}")
     if not c.attrs["enabled"] or "groups" not in c:
         return fails
     g = c["groups"]
@@ -261,6 +267,14 @@ def main():
         changed = prov_d != inf
         if np.any(changed & ~np.isin(prov_d, [1, 4])) or np.any(inf[changed] != 3):
             fails.append("inferred overwrote a declared provenance")
+        # a document the classifier did not judge keeps its declared provenance
+        judged = docs["judged"][:]
+        if np.any(changed & (judged == 0)):
+            fails.append("a document that was not judged has an inferred provenance of its own")
+        nj = f["sources/n_not_judged"][:]
+        for s_ in range(len(nj)):
+            if nj[s_] != int(((docs["source"][:] == s_) & (judged == 0)).sum()):
+                fails.append(f"/sources/n_not_judged[{s_}] does not match /docs/judged")
         ps = docs["p_synthetic"][:]
         if np.any((ps < 0) | (ps > 1)):
             fails.append("p_synthetic outside [0, 1]")

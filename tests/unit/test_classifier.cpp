@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "cleanmix/classify/model.hpp"
@@ -238,4 +239,38 @@ TEST(Classifier, AGroupHoldingAClassAloneIsCountedNotJudged) {
   EXPECT_EQ(cv.folds[1].truePositives, 0u);
   EXPECT_EQ(cv.synthetic, 0u);  // no judged group has synthetic documents
   EXPECT_FALSE(cv.usable());
+}
+
+TEST(Classifier, RangeModelIsMahalanobisAndItsQuantileHolds) {
+  // Features 0 and 1 strongly correlated, the rest independent noise.
+  std::mt19937 rng(21);
+  std::normal_distribution<double> n01(0, 1);
+  std::vector<double> rows;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    const double a = n01(rng);
+    for (int j = 0; j < kNumFeatures; ++j)
+      rows.push_back(j == 0 ? a : j == 1 ? 2 * a + 0.1 * n01(rng) : n01(rng));
+  }
+  std::vector<std::uint8_t> use(kNumFeatures, 1);
+  const RangeModel r = fitRange(rows, use, 0.99);
+  int out = 0;
+  for (int i = 0; i < n; ++i) out += !r.inRange(&rows[static_cast<std::size_t>(i) * kNumFeatures]);
+  EXPECT_LE(out, 20);  // the 99th percentile: at most 1% of the training rows
+  EXPECT_GE(out, 19);
+  std::vector<double> x(kNumFeatures, 0.0);
+  x[0] = 2.5, x[1] = 5.0;  // far out in Euclidean terms, but along the correlation: in range
+  EXPECT_TRUE(r.inRange(x.data()));
+  x[0] = 1.0, x[1] = -2.0;  // nearer the centre, but against the correlation: out of range
+  EXPECT_FALSE(r.inRange(x.data()));
+  x[0] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(r.inRange(x.data()));  // a NaN feature is never judged
+  // Unused features do not count, and quantile 1 judges everything finite.
+  use[3] = 0;
+  std::vector<double> far(kNumFeatures, 0.0);
+  far[3] = 1e6;
+  EXPECT_TRUE(fitRange(rows, use, 0.99).inRange(far.data()));
+  far[4] = 1e6;
+  EXPECT_FALSE(fitRange(rows, use, 0.99).inRange(far.data()));
+  EXPECT_TRUE(fitRange(rows, use, 1.0).inRange(far.data()));
 }

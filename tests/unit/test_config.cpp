@@ -143,4 +143,12 @@ TEST(Config, ClassifierFeaturesThresholdSourceAndGroupKey) {
             std::string::npos);
   EXPECT_NE(errorOf(kGood, {"sources.web.group_key=content"}).find("group_key"),
             std::string::npos);  // web's text_key
+  EXPECT_DOUBLE_EQ(d.classifier.abstainQuantile, 0.995);
+  EXPECT_DOUBLE_EQ(parseConfig(kGood, "/b", "cfg.toml", {"classifier.abstain_quantile=1.0"})
+                       .classifier.abstainQuantile,
+                   1.0);
+  EXPECT_NE(errorOf(kGood, {"classifier.abstain_quantile=0.0"}).find("abstain_quantile"),
+            std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"classifier.abstain_quantile=1.5"}).find("abstain_quantile"),
+            std::string::npos);
 }

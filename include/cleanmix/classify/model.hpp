@@ -11,6 +11,7 @@
 /// class-balanced; its threshold admits the target false-positive rate on human training
 /// documents).
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -74,6 +75,29 @@ struct Metrics {
   std::uint64_t positives = 0, negatives = 0;
 };
 
+/// \brief Where the labelled data lies in feature space: the Mahalanobis distance of a document
+/// from the labelled training documents (on the linear model's standardised features). A
+/// document farther than `maxDistance` (a quantile of the training documents' own distances)
+/// is outside the labelled data's range and is not judged.
+struct RangeModel {
+  std::vector<std::int32_t> features;  ///< feature indices used
+  std::vector<double> mean, sd;        ///< per used feature
+  std::vector<double> precision;       ///< inverse covariance of the standardised features
+  double maxDistance =
+      std::numeric_limits<double>::max();  ///< max: no limit (text archives cannot hold inf)
+  double distance(const double* x) const;
+  bool inRange(const double* x) const { return distance(x) <= maxDistance; }  ///< NaN: no
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& features& mean& sd& precision& maxDistance;
+  }
+};
+
+/// \brief Fit the range on the training rows; `quantile` (in (0, 1]) of their distances sets
+/// maxDistance (1: no limit, every document with finite features is in range).
+RangeModel fitRange(std::span<const double> rows, std::span<const std::uint8_t> use,
+                    double quantile);
+
 /// \brief Everything `calibrate` writes and `run` loads (Boost text archive).
 struct ClassifierModel {
   int nbBits = 14;
@@ -81,9 +105,10 @@ struct ClassifierModel {
   LinearModel linear;
   VoteModel vote;
   std::uint64_t trainDocs = 0;
+  RangeModel range;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& nbBits& nbCounts& linear& vote& trainDocs;
+    ar& nbBits& nbCounts& linear& vote& trainDocs& range;
   }
 };
 

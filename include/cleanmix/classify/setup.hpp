@@ -30,6 +30,10 @@ struct ClassifierParams {
   /// scores of the leave-one-group-out evaluation, when it could run) or "train" (target FPR on
   /// the human training documents, in-sample).
   std::string thresholdFrom = "groups";
+  /// Documents farther from the labelled training documents (Mahalanobis distance on the
+  /// linear model's features) than this quantile of the training documents' own distances are
+  /// not judged: they keep their declared provenance. 1 = judge every document.
+  double abstainQuantile = 0.995;
   /// \brief One flag per feature (featureNames() order).
   std::vector<std::uint8_t> featureMask() const;
 };

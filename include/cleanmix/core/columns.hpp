@@ -78,6 +78,7 @@ enum class Labels : std::uint8_t {
   X(verdict, "verdict", U8, Dedup, None, Verdict, "why the document is in or out of the mix") \
   X(pSynthetic, "p_synthetic", F64, Classify, None, None, "classifier probability of machine-generated text (NaN: not classified)") \
   X(inferred, "inferred", U8, Classify, None, Provenance, "declared provenance, or synthetic_suspected where the classifier flags HU/unknown text") \
+  X(judged, "judged", U8, Classify, None, None, "1: the classifier judged the document; 0: not judged (outside the labelled data's feature range, a benchmark, or no classifier), so inferred = declared") \
   X(repeats, "repeats", U32, Plan, None, None, "planned copies in the mix (0 = excluded)")
 // clang-format on
 

@@ -22,9 +22,10 @@ struct SourceRow {
   std::string name;
   std::uint8_t provenance = 0, role = 0;
   std::uint64_t nShards = 0, nDocs = 0, nTokens = 0, nBytes = 0, nQuarantined = 0, utf8Replaced = 0;
-  std::uint64_t benchNgrams = 0;              ///< benchmark sources: n-grams contributed
-  std::uint64_t benchSkipped = 0;             ///< benchmark sources: items shorter than min_words
-  std::uint64_t dirtyDocs = 0;                ///< benchmark sources: documents holding its n-grams
+  std::uint64_t benchNgrams = 0;   ///< benchmark sources: n-grams contributed
+  std::uint64_t benchSkipped = 0;  ///< benchmark sources: items shorter than min_words
+  std::uint64_t dirtyDocs = 0;     ///< benchmark sources: documents holding its n-grams
+  std::uint64_t nNotJudged = 0;  ///< documents the classifier did not judge (DocRows::judged == 0)
   std::vector<std::uint64_t> verdictCounts;   ///< documents per Verdict code
   std::vector<std::uint64_t> inferredCounts;  ///< documents per inferred provenance code
 };

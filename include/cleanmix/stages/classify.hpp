@@ -61,6 +61,8 @@ struct ClassifierSummary {
   double linear[5] = {0, 0, 0, 0, 0};  ///< held-out precision, recall, F1, AUROC, FPR
   double vote[5] = {0, 0, 0, 0, 0};
   std::uint64_t suspected = 0;        ///< documents inferred synthetic_suspected
+  std::uint64_t notJudged = 0;        ///< non-benchmark documents outside the labelled range
+  double maxDistance = 0;             ///< the range: Mahalanobis distance at abstain_quantile
   std::vector<std::string> features;  ///< the features the linear model uses
   std::string thresholdFrom;          ///< "out-of-group", "train" or "model file"
   double trainThreshold = 0;          ///< the in-sample threshold (target FPR on training humans)
