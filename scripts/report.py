@@ -2,6 +2,7 @@
 """cleanmix report: an HTML page with the plots a curator wants from a run file.
 
 Usage: /usr/bin/python3 scripts/report.py RUN.h5 --out DIR   (or: cleanmix report RUN.h5 --out DIR)
+A `cleanmix simulate` file (DIR/simulate.h5) gets the collapse-simulation page instead.
 Needs Debian's python3-h5py and python3-matplotlib. Writes DIR/index.html and DIR/*.png.
 """
 import argparse
@@ -158,6 +159,51 @@ def classifier(f, out):
     return save(fig, out, "classifier.png"), table
 
 
+SIM_METRICS = [("types_kept", "generation-0 types kept"),
+               ("bigrams_kept", "generation-0 bigram types kept"),
+               ("heldout_ppl", "held-out human perplexity"),
+               ("tail_mass", "mass beyond generation-0 rank tail_rank"),
+               ("kl_to_gen0", "KL(generation 0 || mix), bits"),
+               ("chao1", "Chao1 richness")]
+
+
+def simulate_page(f, out):
+    """The collapse simulation (cleanmix simulate): each metric per arm over generations, the mean
+    over seeds with the seeds' range as a band."""
+    g = f["simulate"]
+    arm, gen = g["arm"][:], g["generation"][:]
+    names = labels(g["arm"])
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    rows = []
+    last = int(gen.max())
+    for ax, (key, title) in zip(axes.flat, SIM_METRICS):
+        v = g[key][:]
+        for a in sorted(set(arm.tolist())):
+            gens = np.arange(last + 1)
+            per = [v[(arm == a) & (gen == k)] for k in gens]
+            mean = np.array([x.mean() for x in per])
+            ax.plot(gens, mean, label=names[a])
+            ax.fill_between(gens, [x.min() for x in per], [x.max() for x in per], alpha=0.2)
+        ax.set_title(title)
+        ax.set_xlabel("generation")
+        if key == "heldout_ppl":
+            ax.set_yscale("log")
+    axes.flat[0].legend()
+    for a in sorted(set(arm.tolist())):
+        sel = (arm == a) & (gen == last)
+        cells = "".join(f"<td>{g[k][:][sel].mean():.4g}</td>" for k, _ in SIM_METRICS)
+        rows.append(f"<tr><td style='text-align:left'>{html.escape(names[a])}</td>{cells}</tr>")
+    head = "".join(f"<th>{html.escape(k)}</th>" for k, _ in SIM_METRICS)
+    table = (f"<table><tr><th>arm (generation {last}, mean over {int(g.attrs['seeds'])} seeds)"
+             f"</th>{head}</tr>{''.join(rows)}</table>")
+    a = g.attrs
+    model = a["model"].decode() if isinstance(a["model"], bytes) else a["model"]
+    caption = (f"model {model}, Zipf s = {a['zipf_s']} over V = {a['vocab']}, "
+               f"{a['tokens_per_generation']} tokens per generation, anchor share "
+               f"{a['anchor_share']}, seed {a['seed']}")
+    return save(fig, out, "simulate.png"), table, caption
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("h5")
@@ -165,6 +211,11 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     with h5py.File(args.h5, "r") as f:
+        if "simulate" in f and "docs" not in f:
+            img, table, caption = simulate_page(f, args.out)
+            figs = [("Collapse simulation: arms over generations", img, table)]
+            header = html.escape(caption)
+            return write_page(args, figs, header)
         figs = [("Signal distributions per provenance class", signal_distributions(f, args.out), ""),
                 ("Rank-frequency (Zipf) curves", zipf(f, args.out), "")]
         alloc = allocation(f, args.out)
@@ -178,6 +229,12 @@ def main():
             figs.append(("Provenance classifier (held-out split)", cl, table))
         meta = dict(f.attrs)
         n_docs = f["docs/doc_id"].shape[0]
+    header = (f"{n_docs} documents, cleanmix {meta['cleanmix_version'].decode()}, "
+              f"{meta['n_ranks']} ranks, seed {meta['seed']}")
+    return write_page(args, figs, header)
+
+
+def write_page(args, figs, header):
     body = "".join(
         f"<section><h2>{html.escape(t)}</h2>{extra}<img src='{img}' alt='{html.escape(t)}'></section>"
         for t, img, extra in figs)
@@ -186,8 +243,7 @@ def main():
 img{{max-width:100%;border:1px solid #ddd}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head><body>
 <h1>cleanmix report</h1>
-<p>{html.escape(os.path.abspath(args.h5))}: {n_docs} documents, cleanmix
-{meta['cleanmix_version'].decode()}, {meta['n_ranks']} ranks, seed {meta['seed']}</p>
+<p>{html.escape(os.path.abspath(args.h5))}: {header}</p>
 {body}
 <p id="image-status">images: not checked</p>
 <script>

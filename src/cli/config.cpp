@@ -82,6 +82,18 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"features", Kind::StringList},
         {"threshold_from", Kind::String},
         {"abstain_quantile", Kind::Float}}},
+      {"simulate",
+       {{"model", Kind::String},
+        {"arms", Kind::StringList},
+        {"vocab", Kind::Integer},
+        {"zipf_s", Kind::Float},
+        {"tokens_per_generation", Kind::Integer},
+        {"doc_tokens", Kind::Integer},
+        {"generations", Kind::Integer},
+        {"seeds", Kind::Integer},
+        {"anchor_share", Kind::Float},
+        {"smoothing", Kind::Float},
+        {"tail_rank", Kind::Integer}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -497,6 +509,51 @@ std::string resultToml(toml::table key) {
   ks << key;
   return ks.str();
 }
+SimulateParams parseSimulate(const Ctx& ctx, const toml::table& root) {
+  SimulateParams p;
+  p.model = get<std::string>(root, "simulate", "model", p.model);
+  if (p.model != "unigram")
+    configFail("loadConfig",
+               "{}: simulate.model = '{}': only 'unigram' is built (the trigram "
+               "model is not yet)",
+               ctx.where(*root["simulate"]["model"].node()), p.model);
+  if (const auto* arr = root["simulate"]["arms"].as_array()) {
+    p.arms.clear();
+    const auto& known = simulateArms();
+    for (const auto& e : *arr) {
+      const std::string a = e.value<std::string>().value_or("");
+      if (std::find(known.begin(), known.end(), a) == known.end())
+        configFail("loadConfig", "{}: simulate.arms: unknown arm '{}' (known: {})", ctx.where(e), a,
+                   fmt::join(known, ", "));
+      p.arms.push_back(a);
+    }
+    if (p.arms.empty()) configFail("loadConfig", "{}: simulate.arms is empty", ctx.where(*arr));
+  }
+  p.vocab = getPositive(ctx, root, "simulate", "vocab", p.vocab, 2, 1ull << 31);
+  p.tokensPerGeneration = getPositive(ctx, root, "simulate", "tokens_per_generation",
+                                      p.tokensPerGeneration, 2, 1ull << 40);
+  p.docTokens = getPositive(ctx, root, "simulate", "doc_tokens", p.docTokens, 2, 1ull << 32);
+  if (p.tokensPerGeneration % p.docTokens)
+    configFail("loadConfig",
+               "{}: simulate.tokens_per_generation ({}) must be a multiple of "
+               "simulate.doc_tokens ({})",
+               ctx.file, p.tokensPerGeneration, p.docTokens);
+  p.generations =
+      static_cast<int>(getPositive(ctx, root, "simulate", "generations", p.generations, 0, 100000));
+  p.seeds = static_cast<int>(getPositive(ctx, root, "simulate", "seeds", p.seeds, 1, 10000));
+  p.tailRank = getPositive(ctx, root, "simulate", "tail_rank", p.tailRank, 0, 1ull << 40);
+  auto unit = [&](const char* key, double dflt, double lo, double hi) {
+    const double v = get<double>(root, "simulate", key, dflt);
+    if (!(v >= lo && v <= hi))
+      configFail("loadConfig", "{}: simulate.{} = {} is out of range [{}, {}]",
+                 ctx.where(*root["simulate"][key].node()), key, v, lo, hi);
+    return v;
+  };
+  p.zipfS = unit("zipf_s", p.zipfS, 1e-3, 10);
+  p.anchorShare = unit("anchor_share", p.anchorShare, 0, 1);
+  p.smoothing = unit("smoothing", p.smoothing, 1e-9, 1e3);
+  return p;
+}
 
 }  // namespace
 
@@ -528,6 +585,7 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.plan = parsePlan(ctx, root);
   c.materialize = parseMaterialize(ctx, root);
   c.audit = parseAudit(ctx, root);
+  c.simulate = parseSimulate(ctx, root);
   c.sources = parseSources(ctx, root, baseDir, displayName);
   return c;
 }

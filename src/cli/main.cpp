@@ -17,6 +17,7 @@
 #include "cleanmix/driver/run.hpp"
 #include "cleanmix/kernels/signals.hpp"
 #include "cleanmix/output/writer.hpp"
+#include "cleanmix/simulate/simulate.hpp"
 #include "cleanmix/stages/index.hpp"
 
 namespace {
@@ -40,6 +41,7 @@ struct Args {
   std::string inspectFile;
   bool digest = false;
   std::string materialize, modelOut, reportOut;
+  int generations = -1;  ///< simulate: overrides simulate.generations
 };
 
 /// MPI + Kokkos for the commands that need them; exceptions become exit codes here.
@@ -149,6 +151,28 @@ int calibrateCommand(const cleanmix::Communicator& comm, const Args& a) {
   return cleanmix::runPipeline(cfg, comm, opts);
 }
 
+/// The collapse simulation: arms x seeds x generations, written to DIR/simulate.{h5,csv}.
+int simulateCommand(const cleanmix::Communicator& comm, const Args& a) {
+  auto cfg = loadRunConfig(comm, a);
+  if (a.generations >= 0) cfg.simulate.generations = a.generations;
+  const auto& p = cfg.simulate;
+  if (comm.isRoot())
+    fmt::print(stderr,
+               "[cleanmix] simulate on {} ranks: model {}, arms {}, {} generations x {} seeds, "
+               "{} tokens per generation\n",
+               comm.size(), p.model, fmt::join(p.arms, ","), p.generations, p.seeds,
+               p.tokensPerGeneration);
+  const auto result = cleanmix::runSimulate(comm, p, cfg.run.seed);
+  const std::filesystem::path dir = std::filesystem::absolute(a.out);
+  cleanmix::writeSimulate(comm, p, cfg.run.seed, result, dir);
+  if (comm.isRoot()) {
+    fmt::print("{}", cleanmix::simulateSummary(p, result));
+    fmt::print(stderr, "[cleanmix] simulate: {} rows in {:.2f} s -> {}\n", result.rows.size(),
+               result.seconds, (dir / "simulate.h5").string());
+  }
+  return 0;
+}
+
 /// Parse-only pass (read, decompress, JSON) over this rank's pieces: perf/'s floor.
 int benchParseCommand(const cleanmix::Communicator& comm, const Args& a) {
   const auto cfg = loadRunConfig(comm, a);
@@ -209,6 +233,16 @@ CLI::App* parseArgs(CLI::App& app, Args& a, int argc, char** argv, int& exitCode
       ->check(CLI::ExistingFile);
   report->add_option("--out", a.reportOut, "Output directory")->required();
 
+  auto* simulate = app.add_subcommand(
+      "simulate",
+      "Collapse simulation: recursive training on generated text under each arm ([simulate])");
+  simulate->add_option("config", a.config, "TOML config file")->required();
+  simulate
+      ->add_option("--generations", a.generations, "Generations (overrides simulate.generations)")
+      ->check(CLI::Range(0, 100000));
+  simulate->add_option("--out", a.out, "Output directory (simulate.h5, simulate.csv)")->required();
+  simulate->add_option("--set", a.sets, "Override a config key: section.key=value (repeatable)");
+
   auto* bench =
       app.add_subcommand("bench-parse", "Parse-only pass (read, decompress, JSON) for perf/");
   bench->add_option("config", a.config, "TOML config file")->required();
@@ -241,6 +275,7 @@ int dispatch(int argc, char** argv) {
   using Body = int (*)(const cleanmix::Communicator&, const Args&);
   const Body body = name == "run"         ? runCommand
                     : name == "calibrate" ? calibrateCommand
+                    : name == "simulate"  ? simulateCommand
                                           : benchParseCommand;
   return withRuntime(argc, argv, [&](const cleanmix::Communicator& comm) { return body(comm, a); });
 }

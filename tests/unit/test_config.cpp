@@ -152,3 +152,26 @@ TEST(Config, ClassifierFeaturesThresholdSourceAndGroupKey) {
   EXPECT_NE(errorOf(kGood, {"classifier.abstain_quantile=1.5"}).find("abstain_quantile"),
             std::string::npos);
 }
+
+TEST(Config, SimulateSection) {
+  const auto d = parseConfig(kGood, "/b", "cfg.toml");
+  EXPECT_EQ(d.simulate.model, "unigram");  // defaults: the published unigram setup
+  EXPECT_EQ(d.simulate.vocab, 10000u);
+  EXPECT_EQ(d.simulate.generations, 20);
+  EXPECT_EQ(d.simulate.arms, (std::vector<std::string>{"replace", "accumulate", "anchor"}));
+  const auto c = parseConfig(
+      kGood, "/b", "cfg.toml",
+      {"simulate.arms=[\"anchor\",\"accumulate_sample\"]", "simulate.anchor_share=0.25",
+       "simulate.tokens_per_generation=5000", "simulate.doc_tokens=500", "simulate.seeds=7"});
+  EXPECT_EQ(c.simulate.arms, (std::vector<std::string>{"anchor", "accumulate_sample"}));
+  EXPECT_DOUBLE_EQ(c.simulate.anchorShare, 0.25);
+  EXPECT_EQ(c.simulate.tokensPerGeneration, 5000u);
+  EXPECT_EQ(c.simulate.seeds, 7);
+  EXPECT_NE(errorOf(kGood, {"simulate.arms=[\"sideways\"]"}).find("unknown arm 'sideways'"),
+            std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"simulate.model=trigram"}).find("only 'unigram'"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"simulate.doc_tokens=3"}).find("multiple of"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"simulate.anchor_share=2"}).find("out of range"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"simulate.colour=1"}).find("unknown key 'simulate.colour'"),
+            std::string::npos);
+}

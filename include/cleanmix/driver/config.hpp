@@ -13,6 +13,7 @@
 #include "cleanmix/io/mix_sink.hpp"
 #include "cleanmix/io/reader.hpp"
 #include "cleanmix/kernels/ngram_lm.hpp"
+#include "cleanmix/simulate/simulate.hpp"
 #include "cleanmix/stages/audit.hpp"
 #include "cleanmix/stages/dedup.hpp"
 #include "cleanmix/stages/plan.hpp"
@@ -49,6 +50,7 @@ struct RunConfig {
   PlanParams plan;                    ///< [plan]
   AuditParams audit;                  ///< [audit]
   MaterializeParams materialize;      ///< [materialize]
+  SimulateParams simulate;            ///< [simulate] (cleanmix simulate)
   std::vector<SourceConfig> sources;  ///< [[sources]]
 };
 
