@@ -93,7 +93,9 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"seeds", Kind::Integer},
         {"anchor_share", Kind::Float},
         {"smoothing", Kind::Float},
-        {"tail_rank", Kind::Integer}}},
+        {"tail_rank", Kind::Integer},
+        {"real_sources", Kind::StringList},
+        {"heldout_every", Kind::Integer}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -512,10 +514,8 @@ std::string resultToml(toml::table key) {
 SimulateParams parseSimulate(const Ctx& ctx, const toml::table& root) {
   SimulateParams p;
   p.model = get<std::string>(root, "simulate", "model", p.model);
-  if (p.model != "unigram")
-    configFail("loadConfig",
-               "{}: simulate.model = '{}': only 'unigram' is built (the trigram "
-               "model is not yet)",
+  if (p.model != "unigram" && p.model != "trigram")
+    configFail("loadConfig", "{}: simulate.model = '{}': use unigram or trigram",
                ctx.where(*root["simulate"]["model"].node()), p.model);
   if (const auto* arr = root["simulate"]["arms"].as_array()) {
     p.arms.clear();
@@ -542,6 +542,16 @@ SimulateParams parseSimulate(const Ctx& ctx, const toml::table& root) {
       static_cast<int>(getPositive(ctx, root, "simulate", "generations", p.generations, 0, 100000));
   p.seeds = static_cast<int>(getPositive(ctx, root, "simulate", "seeds", p.seeds, 1, 10000));
   p.tailRank = getPositive(ctx, root, "simulate", "tail_rank", p.tailRank, 0, 1ull << 40);
+  p.heldoutEvery =
+      getPositive(ctx, root, "simulate", "heldout_every", p.heldoutEvery, 2, 1ull << 40);
+  if (const auto* arr = root["simulate"]["real_sources"].as_array())
+    for (const auto& e : *arr) p.realSources.push_back(e.value<std::string>().value_or(""));
+  for (const auto& a : p.arms)
+    if (a == "cleanmix" && p.model != "trigram")
+      configFail("loadConfig",
+                 "{}: the cleanmix arm runs the real pipeline on text: it needs "
+                 "simulate.model = \"trigram\"",
+                 ctx.file);
   auto unit = [&](const char* key, double dflt, double lo, double hi) {
     const double v = get<double>(root, "simulate", key, dflt);
     if (!(v >= lo && v <= hi))

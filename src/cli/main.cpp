@@ -159,11 +159,36 @@ int simulateCommand(const cleanmix::Communicator& comm, const Args& a) {
   if (comm.isRoot())
     fmt::print(stderr,
                "[cleanmix] simulate on {} ranks: model {}, arms {}, {} generations x {} seeds, "
-               "{} tokens per generation\n",
+               "{}\n",
                comm.size(), p.model, fmt::join(p.arms, ","), p.generations, p.seeds,
-               p.tokensPerGeneration);
-  const auto result = cleanmix::runSimulate(comm, p, cfg.run.seed);
+               p.model == "unigram"
+                   ? fmt::format("Zipf s = {} over {} types, {} tokens per generation", p.zipfS,
+                                 p.vocab, p.tokensPerGeneration)
+                   : std::string("generation 0 = the config's human pool text"));
   const std::filesystem::path dir = std::filesystem::absolute(a.out);
+  cleanmix::SimulateInputs in;
+  in.sources = cfg.sources;
+  in.ingest = cfg.ingest;
+  in.tokenizer = cfg.tokenizer;
+  in.lambda = {cfg.lm.lambda[0], cfg.lm.lambda[1], cfg.lm.lambda[2]};
+  in.workdir = dir / "cleanmix-arm";
+  // The cleanmix arm's plan is the real pipeline, run on the pool the simulation wrote.
+  in.pipeline = [&](const std::vector<cleanmix::SourceConfig>& sources, double budget,
+                    const std::filesystem::path& out, const std::filesystem::path& mixDir) {
+    cleanmix::RunConfig run = cfg;
+    run.sources = sources;
+    run.plan.budget = budget;
+    run.run.output = out;
+    run.run.workdir = out.string() + ".work";
+    run.run.keepCheckpoints = false;
+    cleanmix::RunOptions opts;
+    opts.materializeDir = mixDir.string();
+    const int rc = cleanmix::runPipeline(run, comm, opts);
+    if (rc != 0)
+      throw cleanmix::CollectiveError(fmt::format(
+          "simulate: the cleanmix arm's pipeline run {} ended with status {}", out.string(), rc));
+  };
+  const auto result = cleanmix::runSimulate(comm, p, cfg.run.seed, in);
   cleanmix::writeSimulate(comm, p, cfg.run.seed, result, dir);
   if (comm.isRoot()) {
     fmt::print("{}", cleanmix::simulateSummary(p, result));

@@ -169,7 +169,10 @@ TEST(Config, SimulateSection) {
   EXPECT_EQ(c.simulate.seeds, 7);
   EXPECT_NE(errorOf(kGood, {"simulate.arms=[\"sideways\"]"}).find("unknown arm 'sideways'"),
             std::string::npos);
-  EXPECT_NE(errorOf(kGood, {"simulate.model=trigram"}).find("only 'unigram'"), std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"simulate.model=bigram"}).find("use unigram or trigram"),
+            std::string::npos);
+  EXPECT_NE(errorOf(kGood, {"simulate.arms=[\"cleanmix\"]"}).find("needs simulate.model"),
+            std::string::npos);
   EXPECT_NE(errorOf(kGood, {"simulate.doc_tokens=3"}).find("multiple of"), std::string::npos);
   EXPECT_NE(errorOf(kGood, {"simulate.anchor_share=2"}).find("out of range"), std::string::npos);
   EXPECT_NE(errorOf(kGood, {"simulate.colour=1"}).find("unknown key 'simulate.colour'"),

@@ -6,7 +6,9 @@
 #include <numeric>
 #include <set>
 
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/simulate/collapse.hpp"
+#include "cleanmix/simulate/trigram.hpp"
 
 namespace sim = cleanmix::sim;
 
@@ -132,4 +134,129 @@ TEST(Simulate, WrightFisherHomozygosityMatchesTheClosedForm) {
   // The issue's reference figures (0.0516 at g = 10, 0.0901 at g = 50) against the closed form:
   EXPECT_NEAR(sim::wrightFisherHomozygosity(s0, 1000, 10), 0.0516, 0.001);
   EXPECT_NEAR(sim::wrightFisherHomozygosity(s0, 1000, 50), 0.0901, 0.0025);
+}
+
+// ---- the trigram model -----------------------------------------------------------------------
+
+namespace {
+sim::NgramCounts countsOf(const std::vector<sim::Tokens>& docs, std::uint32_t vocab) {
+  std::vector<const sim::Tokens*> p;
+  for (const auto& d : docs) p.push_back(&d);
+  sim::NgramCounts c(vocab);
+  c.addDocuments(p);
+  return c;
+}
+}  // namespace
+
+TEST(SimulateTrigram, ScoredDistributionsSumToOne) {
+  const std::vector<sim::Tokens> docs{{2, 3, 4, 2, 3}, {3, 4, 4}, {5}};
+  const sim::TrigramModel m(countsOf(docs, 7), {0.1, 0.3, 0.6}, 100);
+  for (std::uint32_t u : {0u, 2u, 3u, 6u})
+    for (std::uint32_t v : {0u, 3u, 4u, 6u}) {
+      double total = 0;
+      for (std::uint32_t w = 0; w < 7; ++w) total += std::exp(m.logProb(u, v, w));
+      EXPECT_NEAR(total, 1.0, 1e-12) << u << " " << v;
+    }
+}
+
+TEST(SimulateTrigram, PerplexityIsTheFormulaByHand) {
+  // One document "2 3": framed B B 2 3 B. Counts: tri (B,B,2) (B,2,3) (2,3,B); bi (B,2) (2,3)
+  // (3,B); uni 2, 3, B once each, N = 3, V = 4.
+  const std::vector<sim::Tokens> docs{{2, 3}};
+  const sim::TrigramModel m(countsOf(docs, 4), {0.1, 0.3, 0.6}, 100);
+  // P(2 | B B) = 0.6 * 1 + 0.3 * 1 + 0.1 * 2/7; the same for the other two positions.
+  const double p = 0.6 + 0.3 + 0.1 * 2.0 / 7.0;
+  EXPECT_NEAR(m.logProb(0, 0, 2), std::log(p), 1e-12);
+  EXPECT_NEAR(m.perplexity(docs), 1.0 / p, 1e-12);
+  // An unseen context keeps only the unigram: P(3 | 1 1) = (1 + 1) / (3 + 4).
+  EXPECT_NEAR(m.logProb(1, 1, 3), std::log(2.0 / 7.0), 1e-12);
+}
+
+TEST(SimulateTrigram, SamplingFollowsTheMleMixture) {
+  // After (B, 2) the trigram continuation is 3 (twice) or 4 (once); the bigram of 2 the same;
+  // the MLE unigram over predicted tokens: 2 x3, 3 x2, 4 x1, B x3 (N = 9).
+  const std::vector<sim::Tokens> docs{{2, 3}, {2, 3}, {2, 4}};
+  const sim::TrigramModel m(countsOf(docs, 6), {0.1, 0.3, 0.6}, 2);
+  std::vector<double> second(6, 0);
+  const int n = 60000;
+  for (int i = 0; i < n; ++i) {
+    sim::CounterRng rng(1, 2, 3, static_cast<std::uint64_t>(i));
+    sim::Tokens t;
+    m.sample(rng, t);
+    ASSERT_LE(t.size(), 2u);
+    for (auto x : t) ASSERT_LT(x, 5u);  // type 5 has no count: never drawn
+    if (t.size() == 2 && t[0] == 2) second[t[1]] += 1;
+  }
+  // P(first = 2) = 0.9 + 0.1 * 3/9; P(3 | B 2) = 0.9 * 2/3 + 0.1 * 2/9.
+  const double first2 = 0.9 + 0.1 * 3 / 9.0;
+  EXPECT_NEAR(second[3] / n, first2 * (0.9 * 2 / 3.0 + 0.1 * 2 / 9.0), 0.01);
+  EXPECT_NEAR(second[4] / n, first2 * (0.9 * 1 / 3.0 + 0.1 * 1 / 9.0), 0.01);
+}
+
+TEST(SimulateTrigram, CountsMergeLikeCountingTogether) {
+  const std::vector<sim::Tokens> a{{2, 3, 4}}, b{{3, 4, 2}, {2}};
+  auto ca = countsOf(a, 5);
+  ca.merge(countsOf(b, 5));
+  std::vector<sim::Tokens> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  const auto c = countsOf(all, 5);
+  ASSERT_EQ(ca.tri.size(), c.tri.size());
+  for (std::size_t i = 0; i < c.tri.size(); ++i) {
+    EXPECT_EQ(ca.tri[i].key, c.tri[i].key);
+    EXPECT_EQ(ca.tri[i].count, c.tri[i].count);
+  }
+  EXPECT_EQ(ca.uni, c.uni);
+}
+
+// ---- the real corpus: tokens, surfaces and text survive the round trips ----------------------
+
+#include <filesystem>
+#include <fstream>
+
+#include "cleanmix/simulate/real_corpus.hpp"
+
+TEST(SimulateRealCorpus, LoadsSplitsRendersAndEncodesBack) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cleanmix_unit_simulate_corpus";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream h(dir / "human.jsonl");
+    for (int i = 0; i < 10; ++i)
+      h << "{\"text\": \"The Cat sat, number " << i << "; \\u00e9t\\u00e9 (ok).\", \"genre\": \"g"
+        << i % 2 << "\"}\n";
+    h << "not json\n";
+    std::ofstream o(dir / "other.jsonl");
+    o << "{\"text\": \"Zebra words only here\"}\n";
+  }
+  cleanmix::SourceConfig human, other;
+  human.name = "human";
+  human.paths = {(dir / "human.jsonl").string()};
+  human.provenance = cleanmix::Provenance::HumanUnverified;
+  human.groupKey = "genre";
+  other.name = "other";
+  other.paths = {(dir / "other.jsonl").string()};
+  other.provenance = cleanmix::Provenance::SyntheticKnown;
+  const std::vector<cleanmix::SourceConfig> sources{human, other};
+  EXPECT_EQ(sim::defaultRealSources(sources), (std::vector<std::string>{"human"}));
+  const auto c = sim::loadRealCorpus(sources, {"human"}, {}, {}, 5);
+  EXPECT_EQ(c.train.size(), 8u);  // the bad line is skipped; documents 4 and 9 are held out
+  EXPECT_EQ(c.held.size(), 2u);
+  EXPECT_EQ(c.trainGroups[1], "g1");
+  // The vocabulary covers every source ("zebra" is only in the other one), sorted, casefolded.
+  EXPECT_TRUE(std::is_sorted(c.vocab.begin() + 2, c.vocab.end()));
+  EXPECT_NE(std::find(c.vocab.begin(), c.vocab.end(), "zebra"), c.vocab.end());
+  EXPECT_NE(std::find(c.vocab.begin(), c.vocab.end(), "été"), c.vocab.end());
+  EXPECT_EQ(std::find(c.vocab.begin(), c.vocab.end(), "Cat"), c.vocab.end());
+  const auto back = sim::RealCorpus::unpack(c.pack());
+  EXPECT_EQ(back.vocab, c.vocab);
+  EXPECT_EQ(back.train, c.train);
+  EXPECT_EQ(back.held, c.held);
+  EXPECT_EQ(back.trainText, c.trainText);
+  const sim::Encoder enc(c.vocab, {});
+  for (const auto& d : c.train) EXPECT_EQ(enc.encode(sim::renderText(d, c.vocab)), d);
+  EXPECT_EQ(enc.encode(c.trainText[0]), c.train[0]);  // the original text encodes the same
+  EXPECT_EQ(enc.encode("unseenword"), (sim::Tokens{sim::kUnknown}));
+  EXPECT_THROW(sim::loadRealCorpus(sources, {"nope"}, {}, {}, 5), cleanmix::ConfigError);
+  fs::remove_all(dir);
 }
