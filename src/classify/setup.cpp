@@ -15,12 +15,16 @@ bool isHashedTextFeature(std::string_view name) {
   return name.starts_with("nb_");
 }
 
+bool isPoolRelativeFeature(std::string_view name) {
+  return name == "tail_score";
+}
+
 std::vector<std::uint8_t> ClassifierParams::featureMask() const {
   const auto& names = featureNames();
   std::vector<std::uint8_t> mask(names.size(), 0);
   for (std::size_t k = 0; k < names.size(); ++k) {
     if (features.empty())
-      mask[k] = isHashedTextFeature(names[k]) ? 0 : 1;
+      mask[k] = isHashedTextFeature(names[k]) || isPoolRelativeFeature(names[k]) ? 0 : 1;
     else
       mask[k] = std::find(features.begin(), features.end(), names[k]) != features.end() ? 1 : 0;
   }

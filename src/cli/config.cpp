@@ -60,6 +60,8 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"synthetic_cap", Kind::Float},
         {"max_repeats", Kind::Integer},
         {"tail_boost", Kind::Float},
+        {"unknown_provenance", Kind::String},
+        {"cover_first", Kind::Bool},
         {"max_dup_line_frac", Kind::Float},
         {"max_top2gram_frac", Kind::Float},
         {"max_dup5gram_frac", Kind::Float},
@@ -394,6 +396,11 @@ PlanParams parsePlan(const Ctx& ctx, const toml::table& root) {
   p.maxTop2gramFrac = unit("max_top2gram_frac", 0.20, 0, 1);
   p.maxDup5gramFrac = unit("max_dup5gram_frac", 0.15, 0, 1);
   p.maxRepeats = static_cast<int>(getPositive(ctx, root, "plan", "max_repeats", 4, 1, 1000));
+  p.unknownProvenance = get<std::string>(root, "plan", "unknown_provenance", p.unknownProvenance);
+  if (p.unknownProvenance != "after_declared" && p.unknownProvenance != "equal")
+    configFail("loadConfig", "{}: plan.unknown_provenance must be after_declared or equal",
+               ctx.where(*root["plan"]["unknown_provenance"].node()));
+  p.coverFirst = get<bool>(root, "plan", "cover_first", p.coverFirst);
   p.minTokens = getPositive(ctx, root, "plan", "min_tokens", 50, 0, 1ull << 40);
   p.maxTokens = getPositive(ctx, root, "plan", "max_tokens", 100000, 1, 1ull << 40);
   return p;

@@ -41,6 +41,20 @@ double waterFill(double budget, const std::vector<double>& weight, const std::ve
   return remaining > 0 ? remaining : 0.0;
 }
 
+/// waterFill over the tiers in order: tier 0 first, what it cannot take goes to tier 1.
+double waterFillTiers(double budget, const std::vector<PlanSourceIn>& in,
+                      const std::vector<double>& weight, const std::vector<double>& cap,
+                      std::vector<double>& assigned) {
+  double remaining = budget;
+  for (int tier = 0; tier <= 1; ++tier) {
+    std::vector<double> w(weight.size(), 0.0);
+    for (std::size_t i = 0; i < w.size(); ++i)
+      if (std::min(in[i].tier, 1) == tier) w[i] = weight[i];
+    remaining = waterFill(remaining, w, cap, assigned);
+  }
+  return remaining;
+}
+
 }  // namespace
 
 bool parseAllocation(const std::string& s, Allocation& out) {
@@ -75,7 +89,7 @@ PlanResult allocateBudget(const std::vector<PlanSourceIn>& in, const AllocationP
       case Allocation::UniMax: w[s] = e > 0 ? 1.0 : 0; break;
     }
   }
-  waterFill(p.budget, w, cap, a);
+  waterFillTiers(p.budget, in, w, cap, a);
   // 2. Split each source between its classes by eligible tokens (same epochs for both).
   std::vector<double> h(n), sy(n);
   for (std::size_t s = 0; s < n; ++s) {
@@ -97,7 +111,7 @@ PlanResult allocateBudget(const std::vector<PlanSourceIn>& in, const AllocationP
         hw[s] = in[s].eligibleHuman > 0 ? w[s] : 0;
         hcap[s] = p.maxEpochs * in[s].eligibleHuman;
       }
-      waterFill((1 - c) * (H + S) - H, hw, hcap, h);
+      waterFillTiers((1 - c) * (H + S) - H, in, hw, hcap, h);
       double H2 = 0;
       for (std::size_t s = 0; s < n; ++s) H2 += h[s];
       const double scale = S > 0 ? std::min(1.0, c / (1 - c) * H2 / S) : 0.0;

@@ -69,7 +69,11 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
   std::vector<PlanSourceIn> in(ns);
   double total = 0;
   for (std::size_t s = 0; s < ns; ++s) {
-    in[s] = {static_cast<double>(eligible[2 * s]), static_cast<double>(eligible[2 * s + 1])};
+    const int tier =
+        params.unknownProvenance == "after_declared" && sources[s].provenance == Provenance::Unknown
+            ? 1
+            : 0;
+    in[s] = {static_cast<double>(eligible[2 * s]), static_cast<double>(eligible[2 * s + 1]), tier};
     total += in[s].eligibleHuman + in[s].eligibleSynthetic;
   }
   AllocationParams pp;
@@ -117,8 +121,15 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
            std::pow(4.0, params.tailBoost * unitCdf[u * kTailBins + tailBin(docs.tailScore[i])]);
   }
 
-  // 4. Scale per unit: sum_i min(R, s w_i) n_i = target, found by bisection on exact
-  //    fixed-point integer sums (so s is the same at every rank count).
+  // 4. Scale per unit: sum_i clamp(s w_i, f_u, R) n_i = target, found by bisection on exact
+  //    fixed-point integer sums (so s is the same at every rank count). The floor f_u is 1 for a
+  //    human unit whose target covers its eligible tokens (cover_first): every eligible human
+  //    document is placed once before any is repeated; otherwise 0.
+  std::vector<double> floorOf(nu, 0.0);
+  for (std::size_t u = 0; u < nu; u += 2)
+    if (params.coverFirst && eligible[u] > 0 &&
+        target[u] >= static_cast<double>(eligible[u]) * (1 - 1e-12))
+      floorOf[u] = 1.0;
   std::vector<double> lo(nu, 0.0), hi(nu, 0.0);
   double wmin = 1e300;
   for (std::size_t i = 0; i < n; ++i)
@@ -131,7 +142,8 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
     for (std::size_t i = 0; i < n; ++i)
       if (unit[i] >= 0)
         sums[unit[i]] += static_cast<std::uint64_t>(
-            std::llround(std::min(R, scale[unit[i]] * w[i]) * docs.nTokens[i] * kFixed));
+            std::llround(std::clamp(scale[unit[i]] * w[i], floorOf[unit[i]], R) *
+                         static_cast<double>(docs.nTokens[i]) * kFixed));
     comm.allreduceSum(std::span<std::uint64_t>(sums));
   };
   for (int it = 0; it < 100; ++it) {
@@ -143,7 +155,7 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
   }
   std::vector<double> x(n, 0);  // expected repeats
   for (std::size_t i = 0; i < n; ++i)
-    if (unit[i] >= 0) x[i] = std::min(R, hi[unit[i]] * w[i]);
+    if (unit[i] >= 0) x[i] = std::clamp(hi[unit[i]] * w[i], floorOf[unit[i]], R);
 
   // 5. Integer repeats by error diffusion in doc_id order, carried rank to rank. Human units
   //    first, with a dither from the counter-based RNG keyed by (seed, doc_id): each lands within
@@ -160,7 +172,7 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
       const double y = x[i] * tgtScale[u] * nt;
       const double v = (y + carry[u]) / nt;
       double r = dither ? std::floor(v + counterUniform(seed, docOffset + i)) : std::floor(v);
-      r = std::clamp(r, 0.0, R);
+      r = std::clamp(r, floorOf[u], R);  // the floor holds whatever the carry says
       docs.repeats[i] = static_cast<std::uint32_t>(r);
       carry[u] += y - r * nt;
     }

@@ -177,3 +177,44 @@ TEST(NgramLm, WithoutAnLmTheColumnsAreNaN) {
   s->score(in, out);
   EXPECT_TRUE(std::isnan(out.refPpl[0]));
 }
+
+TEST(NgramLm, RefUnigramBitsIsTheAnchorUnigramSurprisalLeaveOneOut) {
+  const auto texts = corpus();
+  LmCounts lm(params());
+  std::vector<Ids> ids;
+  for (const auto& t : texts) {
+    ids.push_back(tokens(t));
+    lm.addDocument(ids.back());
+  }
+  const MapLm ref(ids, 1 << 16, params().lambda);
+  auto scoreUni = [&](const LmCounts& counts, const std::vector<std::string>& probe, bool anchor) {
+    auto s = makeSignalScorer(CLEANMIX_TEST_BACKEND);
+    s->setUnigram(std::vector<std::uint64_t>(1 << 10, 1));
+    s->setLm(counts);
+    BatchInput in;
+    std::vector<TokenizedDoc> docs(probe.size());
+    for (std::size_t i = 0; i < probe.size(); ++i) {
+      WordsTokenizer().tokenize(probe[i], docs[i], true);
+      in.append(docs[i].ids, docs[i].lens, docs[i].sentLens, docs[i].lineHashes, anchor);
+    }
+    BatchOutput out;
+    s->score(in, out);
+    return out.refUnigramBits;
+  };
+  // A non-anchor document: mean over its tokens of −log2((c(w) + 1) / (N + V)), N counting the
+  // final boundaries too (the LM's predicted tokens).
+  const std::vector<std::string> probe{"the cat sat on the mat .", "zebra zebra", ""};
+  const auto got = scoreUni(lm, probe, false);
+  for (std::size_t i = 0; i < probe.size(); ++i) {
+    const Ids d = tokens(probe[i]);
+    double bits = 0;
+    for (auto w : d) bits -= std::log2((MapLm::get(ref.c1, w) + 1) / (ref.total + ref.v));
+    EXPECT_NEAR(got[i], d.empty() ? 0.0 : bits / double(d.size()), 1e-9) << probe[i];
+  }
+  // An anchor document is scored without its own counts.
+  const auto loo = scoreUni(lm, {texts[3]}, true);
+  LmCounts without(params());
+  for (std::size_t k = 0; k < texts.size(); ++k)
+    if (k != 3) without.addDocument(tokens(texts[k]));
+  EXPECT_DOUBLE_EQ(loo[0], scoreUni(without, {texts[3]}, false)[0]);
+}

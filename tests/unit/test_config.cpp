@@ -120,11 +120,12 @@ TEST(Config, ClassifierFeaturesThresholdSourceAndGroupKey) {
   EXPECT_TRUE(d.classifier.features.empty());
   EXPECT_EQ(d.classifier.thresholdFrom, "groups");
   EXPECT_EQ(d.sources[0].groupKey, "");
-  // The default feature set leaves out the hashed topic features.
+  // The default feature set leaves out the hashed topic features and the pool-relative
+  // tail_score.
   const auto mask = d.classifier.featureMask();
   const auto& names = featureNames();
   for (std::size_t k = 0; k < names.size(); ++k)
-    EXPECT_EQ(mask[k], names[k].starts_with("nb_") ? 0 : 1) << names[k];
+    EXPECT_EQ(mask[k], names[k].starts_with("nb_") || names[k] == "tail_score" ? 0 : 1) << names[k];
   const auto c = parseConfig(kGood, "/b", "cfg.toml",
                              {"classifier.features=[\"ttr\", \"nb_unigram_llr\"]",
                               "classifier.threshold_from=train", "sources.web.group_key=genre"});
@@ -150,6 +151,18 @@ TEST(Config, ClassifierFeaturesThresholdSourceAndGroupKey) {
   EXPECT_NE(errorOf(kGood, {"classifier.abstain_quantile=0.0"}).find("abstain_quantile"),
             std::string::npos);
   EXPECT_NE(errorOf(kGood, {"classifier.abstain_quantile=1.5"}).find("abstain_quantile"),
+            std::string::npos);
+}
+
+TEST(Config, PlanProvenanceTierAndCoverFirst) {
+  const auto d = parseConfig(kGood, "/b", "cfg.toml");
+  EXPECT_EQ(d.plan.unknownProvenance, "after_declared");
+  EXPECT_TRUE(d.plan.coverFirst);
+  const auto c = parseConfig(kGood, "/b", "cfg.toml",
+                             {"plan.unknown_provenance=equal", "plan.cover_first=false"});
+  EXPECT_EQ(c.plan.unknownProvenance, "equal");
+  EXPECT_FALSE(c.plan.coverFirst);
+  EXPECT_NE(errorOf(kGood, {"plan.unknown_provenance=last"}).find("after_declared or equal"),
             std::string::npos);
 }
 

@@ -105,3 +105,38 @@ TEST(Plan, SyntheticCapIsUsedFullyWhenHumansCanAbsorbTheRest) {
   EXPECT_NEAR(r.syntheticShare, 0.1, 1e-12);
   EXPECT_NEAR(r.planned, 5e5, 1e-6);
 }
+
+TEST(Plan, UnknownProvenanceTierGetsOnlyWhatDeclaredSourcesCannotTake) {
+  // A declared human source (tier 0) of 1e9 tokens and an unknown one (tier 1) of 1e10.
+  for (auto alloc : {Allocation::Proportional, Allocation::Temperature, Allocation::UniMax}) {
+    AllocationParams p;
+    p.allocation = alloc;
+    p.syntheticCap = 1;
+    p.budget = 3e9;  // within the declared source's 4 epochs: the unknown source gets nothing
+    std::vector<PlanSourceIn> src{{1e9, 0, 0}, {1e10, 0, 1}};
+    auto r = allocateBudget(src, p);
+    EXPECT_NEAR(r.sources[0].plannedHuman, 3e9, 1);
+    EXPECT_EQ(r.sources[1].planned(), 0);
+    p.budget = 6e9;  // beyond it: the declared source is capped at 4e9, the rest spills over
+    r = allocateBudget(src, p);
+    EXPECT_NEAR(r.sources[0].plannedHuman, 4e9, 1);
+    EXPECT_NEAR(r.sources[1].plannedHuman, 2e9, 1);
+    EXPECT_EQ(r.shortfall, 0);
+    // With every source in tier 0 the rule shares the budget as before.
+    src[1].tier = 0;
+    r = allocateBudget(src, p);
+    EXPECT_GT(r.sources[1].plannedHuman, 2e9);
+  }
+}
+
+TEST(Plan, SyntheticCapMovesTokensToDeclaredHumansFirst) {
+  // Synthetic declared source, a declared human one and an unknown human one; 10% cap.
+  const std::vector<PlanSourceIn> src{{0, 1e10, 0}, {2e9, 0, 0}, {1e10, 0, 1}};
+  AllocationParams p;
+  p.budget = 4e9;
+  p.syntheticCap = 0.1;
+  const auto r = allocateBudget(src, p);
+  EXPECT_NEAR(r.syntheticShare, 0.1, 1e-9);
+  EXPECT_NEAR(r.sources[1].plannedHuman, 0.9 * 4e9, 1e3);  // the declared human unit takes it
+  EXPECT_NEAR(r.sources[2].planned(), 0, 1e-6);
+}

@@ -24,7 +24,9 @@ struct ClassifierParams {
   std::uint64_t maxTrainDocs = 200000;  ///< labelled rows gathered to rank 0 (sampled)
   /// Features the linear model uses, by name (featureNames()). Empty: every feature but the
   /// hashed topic features nb_unigram_llr and nb_bigram_llr, which do not transfer to groups
-  /// the training data lacks (docs/contamination.md, "Domain shift").
+  /// the training data lacks, and tail_score, which is measured against the whole pool and so
+  /// drifts as the pool fills with generated text (docs/contamination.md, "Domain shift";
+  /// docs/simulate.md).
   std::vector<std::string> features;
   /// Where the linear threshold comes from: "groups" (target FPR on the pooled out-of-group
   /// scores of the leave-one-group-out evaluation, when it could run) or "train" (target FPR on
@@ -41,6 +43,9 @@ struct ClassifierParams {
 /// \brief The hashed Naive-Bayes text features (nb_*): topic features whose counts include every
 /// training document, so a leave-one-group-out evaluation of them is optimistic.
 bool isHashedTextFeature(std::string_view name);
+/// \brief tail_score: a feature measured against the whole pool (it moves with the pool's
+/// composition), left out of the default feature set.
+bool isPoolRelativeFeature(std::string_view name);
 
 /// \brief The class a source's documents train as: 0 human (human_verified), 1 synthetic
 /// (synthetic_known), -1 not labelled (benchmarks never are).

@@ -61,6 +61,7 @@ enum class Labels : std::uint8_t {
   X(nSentences, "n_sentences", U32, Tokenizer, None, None, "sentences (. ! ? then space or end; blank lines)") \
   X(utf8Replaced, "utf8_replaced", U32, Tokenizer, None, None, "invalid UTF-8 sequences replaced with U+FFFD") \
   X(refPpl, "ref_ppl", F64, Kernel, Log2, None, "perplexity under the reference n-gram LM of the anchor (anchor docs leave-one-out)") \
+  X(refUnigramBits, "ref_unigram_bits", F64, Kernel, Value, None, "mean token surprisal (bits) under the reference LM's add-one unigram: anchor text only, anchor docs leave-one-out, so unlike tail_score it does not move with what else is in the pool") \
   X(sentSurprisalSd, "sent_surprisal_sd", F64, Kernel, Value, None, "population sd of per-sentence mean surprisal under the reference LM (bits)") \
   X(burstiness, "burstiness", F64, Kernel, Value, None, "coefficient of variation of sentence lengths in tokens") \
   X(ttr, "ttr", F64, Kernel, Value, None, "type-token ratio") \

@@ -46,12 +46,13 @@ inline constexpr int kDup5 = kernelSlot(Col::dup5gramFrac);
 inline constexpr int kTail = kernelSlot(Col::tailScore);
 inline constexpr int kRefPpl = kernelSlot(Col::refPpl);
 inline constexpr int kSentSd = kernelSlot(Col::sentSurprisalSd);
+inline constexpr int kRefUni = kernelSlot(Col::refUnigramBits);
 inline constexpr int kTypes = kernelSlot(Col::nTypes);
 inline constexpr int kNumRealSlots = kernelSlots(ColumnType::F64);
 inline constexpr int kNumCountSlots = kernelSlots(ColumnType::U32);
 static_assert(kEntropy >= 0 && kTtr >= 0 && kMattr >= 0 && kBurstiness >= 0 && kDupLine >= 0 &&
                   kTop2 >= 0 && kDup5 >= 0 && kTail >= 0 && kRefPpl >= 0 && kSentSd >= 0 &&
-                  kTypes >= 0,
+                  kRefUni >= 0 && kTypes >= 0,
               "every value the kernel writes must be a Kernel column of the registry");
 static_assert(kernelSlots(ColumnType::U8) + kernelSlots(ColumnType::U16) +
                       kernelSlots(ColumnType::U64) + kernelSlots(ColumnType::I64) ==
@@ -262,7 +263,7 @@ struct ScoreFunctor {
   KOKKOS_INLINE_FUNCTION void scoreLm(const std::size_t d, const std::uint64_t n,
                                       const std::uint64_t* id, const ScratchTable& tab) const {
     if (lmTable.extent(0) == 0) {
-      out(d, kRefPpl) = out(d, kSentSd) = kx::quietNaN();
+      out(d, kRefPpl) = out(d, kSentSd) = out(d, kRefUni) = kx::quietNaN();
       return;
     }
     const std::uint64_t* uni = lmTable.data();
@@ -295,7 +296,7 @@ struct ScoreFunctor {
     std::uint64_t cv = uni[lm::uniIndex(B, lmUniMask)] - own(kTagU | lm::uniIndex(B, lmUniMask));
     std::uint64_t cuv = cv;
     std::uint64_t p2 = B, p1 = B;
-    double sum = 0, sentSum = 0, mean = 0, m2 = 0;
+    double sum = 0, sentSum = 0, mean = 0, m2 = 0, uniBits = 0;
     std::uint64_t sent = sentOff(d), sentEnd = sentOff(d + 1), inSent = 0, nSent = 0;
     constexpr std::uint64_t kAhead = 8;  // prefetch distance: the loads are independent
     auto tok = [&](std::uint64_t j) { return j < n ? id[j] : B; };
@@ -330,6 +331,7 @@ struct ScoreFunctor {
       }
       const double bits = -kx::log2(p / wsum);
       sum += bits;
+      if (j < n) uniBits += kx::log2(total + v) - kx::log2(static_cast<double>(cw) + 1.0);
       if (j < n && sent < sentEnd) {  // per-sentence mean surprisal, Welford over sentences
         sentSum += bits;
         if (++inSent == sentLens(sent)) {
@@ -349,6 +351,7 @@ struct ScoreFunctor {
       p1 = w;
     }
     out(d, kRefPpl) = kx::exp2(sum / static_cast<double>(n + 1));
+    out(d, kRefUni) = n > 0 ? uniBits / static_cast<double>(n) : 0.0;
     out(d, kSentSd) = nSent >= 2 ? kx::sqrt(m2 / static_cast<double>(nSent)) : 0.0;
   }
 };

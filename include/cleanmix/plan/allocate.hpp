@@ -12,6 +12,11 @@
 /// (water-filled over units with epoch headroom) and the synthetic units are scaled to exactly
 /// c / (1 − c) of the human tokens placed. What no unit can take is the shortfall. Caps are
 /// never exceeded.
+///
+/// Tiers: sources of tier 0 (declared provenance) are filled first, by the rule and their epoch
+/// caps; sources of tier 1 (`unknown` provenance, under [plan] unknown_provenance =
+/// "after_declared") only get what tier 0 cannot take. The same order holds when the synthetic
+/// cap moves tokens to human units. With every source in tier 0 this is the plain rule.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +35,7 @@ struct AllocationParams {
 
 struct PlanSourceIn {
   double eligibleHuman = 0, eligibleSynthetic = 0;  ///< eligible tokens per class
+  int tier = 0;  ///< 0 declared provenance, 1 unknown (filled after tier 0)
 };
 
 struct PlanSourceOut {

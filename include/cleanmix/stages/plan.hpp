@@ -23,6 +23,13 @@ struct PlanParams {
   std::string allocation = "unimax";
   double alpha = 0.3, maxEpochs = 4, syntheticCap = 0.10, tailBoost = 1.0;
   int maxRepeats = 4;
+  /// "after_declared": sources of unknown provenance get only what the declared sources cannot
+  /// take; "equal": they compete under the allocation rule like any other source
+  std::string unknownProvenance = "after_declared";
+  /// every eligible human document is placed at least once when its unit's target covers the
+  /// unit's eligible tokens (the tail cannot be kept by repeating some documents and dropping
+  /// others)
+  bool coverFirst = true;
   double maxDupLineFrac = 0.30, maxTop2gramFrac = 0.20, maxDup5gramFrac = 0.15;
   std::uint64_t minTokens = 50, maxTokens = 100000;
 };
