@@ -87,7 +87,7 @@ std::vector<std::string> corpus() {
 }
 
 struct Scored {
-  std::vector<double> ppl, sd;
+  std::vector<double> ppl, sd, uni;
 };
 
 Scored score(const LmCounts& lm, const std::vector<std::string>& texts, bool anchor) {
@@ -102,7 +102,7 @@ Scored score(const LmCounts& lm, const std::vector<std::string>& texts, bool anc
   }
   BatchOutput out;
   s->score(in, out);
-  return {out.refPpl, out.sentSurprisalSd};
+  return {out.refPpl, out.sentSurprisalSd, out.refUnigramBits};
 }
 
 LmParams params() {
@@ -187,24 +187,10 @@ TEST(NgramLm, RefUnigramBitsIsTheAnchorUnigramSurprisalLeaveOneOut) {
     lm.addDocument(ids.back());
   }
   const MapLm ref(ids, 1 << 16, params().lambda);
-  auto scoreUni = [&](const LmCounts& counts, const std::vector<std::string>& probe, bool anchor) {
-    auto s = makeSignalScorer(CLEANMIX_TEST_BACKEND);
-    s->setUnigram(std::vector<std::uint64_t>(1 << 10, 1));
-    s->setLm(counts);
-    BatchInput in;
-    std::vector<TokenizedDoc> docs(probe.size());
-    for (std::size_t i = 0; i < probe.size(); ++i) {
-      WordsTokenizer().tokenize(probe[i], docs[i], true);
-      in.append(docs[i].ids, docs[i].lens, docs[i].sentLens, docs[i].lineHashes, anchor);
-    }
-    BatchOutput out;
-    s->score(in, out);
-    return out.refUnigramBits;
-  };
   // A non-anchor document: mean over its tokens of −log2((c(w) + 1) / (N + V)), N counting the
   // final boundaries too (the LM's predicted tokens).
   const std::vector<std::string> probe{"the cat sat on the mat .", "zebra zebra", ""};
-  const auto got = scoreUni(lm, probe, false);
+  const auto got = score(lm, probe, false).uni;
   for (std::size_t i = 0; i < probe.size(); ++i) {
     const Ids d = tokens(probe[i]);
     double bits = 0;
@@ -212,9 +198,9 @@ TEST(NgramLm, RefUnigramBitsIsTheAnchorUnigramSurprisalLeaveOneOut) {
     EXPECT_NEAR(got[i], d.empty() ? 0.0 : bits / double(d.size()), 1e-9) << probe[i];
   }
   // An anchor document is scored without its own counts.
-  const auto loo = scoreUni(lm, {texts[3]}, true);
+  const auto loo = score(lm, {texts[3]}, true).uni;
   LmCounts without(params());
   for (std::size_t k = 0; k < texts.size(); ++k)
     if (k != 3) without.addDocument(tokens(texts[k]));
-  EXPECT_DOUBLE_EQ(loo[0], scoreUni(without, {texts[3]}, false)[0]);
+  EXPECT_DOUBLE_EQ(loo[0], score(without, {texts[3]}, false).uni[0]);
 }
