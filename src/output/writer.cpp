@@ -349,7 +349,9 @@ void writePlan(const Communicator& c, const h5::ParallelFile& f, const PlanSumma
             {"synthetic_cap_binding", std::uint64_t{p.syntheticCapBinding ? 1u : 0u}},
             {"max_epochs", p.maxEpochs},
             {"max_repeats", p.maxRepeats},
-            {"temperature_alpha", p.alpha}});
+            {"temperature_alpha", p.alpha},
+            {"unknown_provenance", p.unknownProvenance},
+            {"cover_first", std::uint64_t{p.coverFirst ? 1u : 0u}}});
   }
   {  // the two histograms behind the coverage rows, for rank-frequency plots
     const std::uint64_t nb = p.mixCounts.size();

@@ -210,6 +210,8 @@ PlanSummary runPlan(const Communicator& comm, const PlanParams& params,
   plan.shortfall = res.shortfall;
   plan.plannedSyntheticShare = res.syntheticShare;
   plan.syntheticCapBinding = res.syntheticCapBinding;
+  plan.unknownProvenance = params.unknownProvenance;
+  plan.coverFirst = params.coverFirst;
   plan.maxEpochs = pp.maxEpochs;
   plan.syntheticCap = c;
   plan.alpha = params.alpha;

@@ -68,6 +68,16 @@ def check_plan(f):
         if abs(got - ps["planned_human"][k]) > ntok[elig].max():
             fails.append(f"source {k}: realised human {got} vs planned {ps['planned_human'][k]:.0f} "
                          f"differs by more than one document")
+    # Cover first: where a source's planned human tokens cover its eligible human tokens, every
+    # eligible human document is in the mix at least once.
+    cover = int(s["cover_first"]) if "cover_first" in s else 0
+    for k in range(len(role)):
+        elig = (src == k) & ~synth & (verdict == labels.index("keep")) & (role[src] == roles.index("pool"))
+        if cover and elig.any() and ps["planned_human"][k] >= ps["eligible_human"][k] * (1 - 1e-12):
+            missing = int((rep[elig] == 0).sum())
+            if missing:
+                fails.append(f"source {k}: cover_first, but {missing} eligible human documents "
+                             f"have no copy")
     # Rare-but-good documents are oversampled: eligible human pool docs in the top tail quartile
     # get more repeats per token than the bottom quartile.
     el = (verdict == labels.index("keep")) & ~synth & (role[src] == roles.index("pool"))

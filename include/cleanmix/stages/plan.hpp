@@ -42,6 +42,8 @@ struct PlanSummary {
   double maxEpochs = 0, syntheticCap = 0, alpha = 0;
   std::uint64_t realised = 0, realisedSynthetic = 0, maxRepeats = 0;
   bool syntheticCapBinding = false;
+  std::string unknownProvenance;  ///< [plan] unknown_provenance
+  bool coverFirst = false;        ///< [plan] cover_first
   /// per source: eligible/planned/realised tokens by class (0 human, 1 synthetic), epochs, weight
   std::array<std::vector<double>, 2> eligible, plannedBy;
   std::vector<double> epochs, weight;
