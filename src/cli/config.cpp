@@ -97,7 +97,8 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"smoothing", Kind::Float},
         {"tail_rank", Kind::Integer},
         {"real_sources", Kind::StringList},
-        {"heldout_every", Kind::Integer}}},
+        {"heldout_every", Kind::Integer},
+        {"keep_runs", Kind::Bool}}},
       {"ingest", {{"max_line_bytes", Kind::Integer}, {"split_bytes", Kind::Integer}}},
       {"score",
        {{"batch_bytes", Kind::Integer}, {"omp_threads", Kind::Integer}, {"backend", Kind::String}}},
@@ -551,6 +552,7 @@ SimulateParams parseSimulate(const Ctx& ctx, const toml::table& root) {
   p.tailRank = getPositive(ctx, root, "simulate", "tail_rank", p.tailRank, 0, 1ull << 40);
   p.heldoutEvery =
       getPositive(ctx, root, "simulate", "heldout_every", p.heldoutEvery, 2, 1ull << 40);
+  p.keepRuns = get<bool>(root, "simulate", "keep_runs", p.keepRuns);
   if (const auto* arr = root["simulate"]["real_sources"].as_array())
     for (const auto& e : *arr) p.realSources.push_back(e.value<std::string>().value_or(""));
   for (const auto& a : p.arms)

@@ -300,13 +300,14 @@ void validate(const SimulateParams& p, const SimulateInputs& in) {
 class CleanmixArm {
  public:
   CleanmixArm(const Engine& e, const SimulateInputs& in, const sim::RealCorpus& real, fs::path dir,
-              double budget)
+              double budget, bool keepRuns)
       : _e(e),
         _in(in),
         _real(real),
         _dir(std::move(dir)),
         _budget(budget),
-        _encoder(real.vocab, in.tokenizer) {
+        _encoder(real.vocab, in.tokenizer),
+        _keepRuns(keepRuns) {
     for (auto src : real.trainSource)
       _realFiles.emplace(src, _dir / "real" / (in.sources[src].name + ".jsonl"));
     rootThenShare(e.comm(), [&] { writeReal(); });
@@ -348,9 +349,22 @@ class CleanmixArm {
       sources.push_back(sim);
     }
     const fs::path mixDir = _dir / "mix" / fmt::format("gen-{:03d}", g);
-    _in.pipeline(sources, _budget, _dir / "runs" / fmt::format("gen-{:03d}.h5", g), mixDir);
+    const fs::path run = _dir / "runs" / fmt::format("gen-{:03d}.h5", g);
+    _in.pipeline(sources, _budget, run, mixDir);
     // Rank 0 reads the mix shards (training order, one record per copy) and shares the ids.
-    const std::string bytes = rootThenShare(_e.comm(), [&] { return readMix(mixDir); });
+    // Without keep_runs, the previous generation's run file and mix go once this one is read
+    // (a run file of the sample is about 60 MB).
+    const std::string bytes = rootThenShare(_e.comm(), [&] {
+      std::string packed = readMix(mixDir);
+      if (!_keepRuns && !_lastRun.empty()) {
+        fs::remove(_lastRun);
+        fs::remove_all(_lastRun.string() + ".work");
+        fs::remove_all(_lastMix);
+      }
+      return packed;
+    });
+    _lastRun = run;
+    _lastMix = mixDir;
     sim::RealCorpus mix = sim::RealCorpus::unpack(bytes);
     return _e.build(mix.train.size(), false, [&](std::uint64_t d, Tokens& t, std::uint8_t& s) {
       t = std::move(mix.train[d]);
@@ -422,6 +436,8 @@ class CleanmixArm {
   sim::Encoder _encoder;
   std::map<std::size_t, fs::path> _realFiles;
   std::vector<fs::path> _samples;
+  bool _keepRuns = false;
+  fs::path _lastRun, _lastMix;
 };
 
 }  // namespace
@@ -490,8 +506,9 @@ SimulateResult runSimulate(const Communicator& comm, const SimulateParams& p, st
       Mix mix = mix0;
       std::unique_ptr<CleanmixArm> planner;
       if (arm == "cleanmix") {
-        planner = std::make_unique<CleanmixArm>(e, in, real, in.workdir / fmt::format("seed-{}", s),
-                                                static_cast<double>(out.generation0Tokens));
+        planner =
+            std::make_unique<CleanmixArm>(e, in, real, in.workdir / fmt::format("seed-{}", s),
+                                          static_cast<double>(out.generation0Tokens), p.keepRuns);
         corpora.push_back(planner->plan(0));
         mix = {Part{corpora.size() - 1, true, {}}};
       }

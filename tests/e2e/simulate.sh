@@ -50,9 +50,10 @@ grep -q "Collapse simulation" "$work/report/index.html" && [ -s "$work/report/si
 tri=(--set simulate.model=trigram --set simulate.seeds=1
      --set 'simulate.arms=["replace","anchor","cleanmix"]')
 for np in 1 2; do
+  keep=$([ $np = 1 ] && echo true || echo false)  # keep_runs changes files, never rows
   timeout 600 "$mpiexec" -n $np "${flags[@]}" "$bin" simulate "$repo/configs/sample.toml" \
-    --generations 2 --out "$work/tri$np" "${tri[@]}" > "$work/tri$np.txt" 2> "$work/tri$np.log" \
-    || { tail -30 "$work/tri$np.log"; exit 1; }
+    --generations 2 --out "$work/tri$np" "${tri[@]}" --set simulate.keep_runs=$keep \
+    > "$work/tri$np.txt" 2> "$work/tri$np.log" || { tail -30 "$work/tri$np.log"; exit 1; }
 done
 cat "$work/tri2.txt"
 /usr/bin/python3 - "$work" <<'PY'
@@ -72,6 +73,8 @@ assert a["synthetic_share"][:][rep] == 1.0 and a["types_kept"][:][rep] < 1.0
 for g in range(3):
     assert os.path.exists(f"{w}/tri1/cleanmix-arm/seed-0/runs/gen-{g:03d}.h5"), g
     assert os.path.exists(f"{w}/tri1/cleanmix-arm/seed-0/mix/gen-{g:03d}/manifest.json"), g
+    kept = os.path.exists(f"{w}/tri2/cleanmix-arm/seed-0/runs/gen-{g:03d}.h5")
+    assert kept == (g == 2), (g, kept)  # without keep_runs only the last generation stays
 print(f"simulate trigram: {a['generation'].shape[0]} rows identical at np 1 and 2; "
       f"vocab {a.attrs['vocab_used']}, generation 0 {a.attrs['generation0_tokens']} tokens")
 PY
@@ -87,4 +90,7 @@ expect_config_error "use unigram or trigram" --set simulate.model=bigram
 expect_config_error "needs simulate.model" --set 'simulate.arms=["cleanmix"]'
 expect_config_error "must be a multiple of" --set simulate.doc_tokens=999
 expect_config_error "anchor_share" --set simulate.anchor_share=1.5
+expect_config_error "no source named 'nope'" --set simulate.model=trigram \
+  --set 'simulate.real_sources=["nope"]'
+expect_config_error "needs simulate.model" --set 'simulate.arms=["cleanmix"]' --set simulate.model=unigram
 echo "simulate: OK"

@@ -30,8 +30,11 @@ struct SimulateParams {
   /// trigram: the sources whose documents are generation 0 ("" = the human pool sources)
   std::vector<std::string> realSources;
   std::uint64_t heldoutEvery = 10;  ///< trigram: every n-th real document is held out
-  std::uint64_t vocab = 10000;      ///< V of the Zipf source
-  double zipfS = 1.07;              ///< its exponent
+  /// cleanmix arm: keep every generation's run file and mix (about 60 MB a generation on the
+  /// sample); false keeps the last generation's only
+  bool keepRuns = false;
+  std::uint64_t vocab = 10000;  ///< V of the Zipf source
+  double zipfS = 1.07;          ///< its exponent
   std::uint64_t tokensPerGeneration = 100000;
   std::uint64_t docTokens = 1000;  ///< tokens per document (the unit of ownership and selection)
   int generations = 20;
