@@ -5,6 +5,8 @@
 #include <mpi.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/simulate/simulate.hpp"
@@ -84,4 +86,52 @@ TEST(MpiSimulate, UnigramArmsReproduceThePublishedShape) {
   for (std::uint32_t g = 0; g <= 20; ++g)
     EXPECT_NEAR(mean(r, "replace", g, &SimulateRow::tailMass), 0.18, 0.015) << "generation " << g;
   EXPECT_LT(mean(r, "replace", 20, kept), 0.5 * mean(r, "anchor", 20, kept));
+}
+
+TEST(MpiSimulate, TrigramRowsAreBitIdenticalToAOneRankRun) {
+  Communicator world(MPI_COMM_WORLD);
+  Communicator self(MPI_COMM_SELF);
+  // A small human corpus: 37 documents, so the blocks are uneven at np 2 and 4.
+  const std::filesystem::path dir =
+      std::filesystem::path(CLEANMIX_TEST_TMP) / ("simulate-np" + std::to_string(world.size()));
+  if (world.isRoot()) {
+    std::filesystem::create_directories(dir);
+    std::ofstream out(dir / "human.jsonl");
+    const char* words[] = {"the", "river",  "ran",   "past",  "old",      "mills",
+                           "and", "quiet",  "farms", "where", "children", "played",
+                           "in",  "summer", "light", "."};
+    std::uint64_t x = 7;
+    for (int d = 0; d < 37; ++d) {
+      out << "{\"text\": \"";
+      for (int k = 0; k < 20 + d % 23; ++k) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        out << words[(x >> 33) % 16] << (k % 9 == 8 ? ". " : " ");
+      }
+      out << "\"}\n";
+    }
+  }
+  world.barrier();
+  SimulateInputs in;
+  SourceConfig human;
+  human.name = "human";
+  human.paths = {(dir / "human.jsonl").string()};
+  human.provenance = Provenance::HumanUnverified;
+  in.sources = {human};
+  SimulateParams p;
+  p.model = "trigram";
+  p.arms = {"replace", "accumulate", "accumulate_sample", "anchor"};
+  p.generations = 4;
+  p.seeds = 2;
+  p.tailRank = 5;
+  const auto many = runSimulate(world, p, 42, in);
+  const auto one = runSimulate(self, p, 42, in);
+  ASSERT_EQ(many.rows.size(), one.rows.size());
+  ASSERT_EQ(many.rows.size(), 4u * 2 * 5);
+  EXPECT_EQ(many.generation0Docs, 34u);  // every 10th of 37 held out: 3
+  EXPECT_EQ(many.heldOutDocs, 3u);
+  for (std::size_t i = 0; i < one.rows.size(); ++i)
+    EXPECT_TRUE(sameBits(many.rows[i], one.rows[i])) << "row " << i;
+  // Replacement loses types that accumulation keeps.
+  EXPECT_LT(mean(many, "replace", 4, &SimulateRow::bigramsKept), 1.0);
+  EXPECT_EQ(mean(many, "accumulate", 4, &SimulateRow::typesKept), 1.0);
 }
