@@ -42,7 +42,7 @@ constexpr const char* kSimulatedSource = "simulated";
 /// block-partitioned over ranks (this rank owns [lo, hi)), their global unigram counts, and how
 /// many of its tokens are the model's samples.
 struct Corpus {
-  std::uint64_t docs = 0, lo = 0, hi = 0;
+  std::uint64_t lo = 0, hi = 0;
   std::vector<Tokens> owned;
   std::vector<std::uint8_t> synthetic;  ///< per owned document
   std::vector<std::uint64_t> counts;
@@ -114,9 +114,8 @@ class TrigramSim final : public Model {
 
 class Engine {
  public:
-  Engine(const Communicator& comm, const SimulateParams& p, std::uint64_t seedKey,
-         std::uint64_t vocab, std::uint64_t docs)
-      : _comm(comm), _p(p), _seed(seedKey), _vocab(vocab), _docs(docs) {}
+  Engine(const Communicator& comm, std::uint64_t seedKey, std::uint64_t vocab, std::uint64_t docs)
+      : _comm(comm), _seed(seedKey), _vocab(vocab), _docs(docs) {}
 
   /// A corpus of `docs` documents owned in blocks; `make(d, tokens)` fills document d.
   template <class F>
@@ -124,7 +123,6 @@ class Engine {
     Corpus c;
     const auto r = static_cast<std::uint64_t>(_comm.rank());
     const auto n = static_cast<std::uint64_t>(_comm.size());
-    c.docs = docs;
     c.lo = docs * r / n;
     c.hi = docs * (r + 1) / n;
     c.counts.assign(_vocab, 0);
@@ -221,7 +219,6 @@ class Engine {
 
  private:
   const Communicator& _comm;
-  const SimulateParams& _p;
   std::uint64_t _seed;
   std::uint64_t _vocab;
   std::uint64_t _docs;
@@ -470,7 +467,7 @@ SimulateResult runSimulate(const Communicator& comm, const SimulateParams& p, st
   out.generation0Docs = docs;
   for (int s = 0; s < p.seeds; ++s) {
     sim::CounterRng keyRng(seed, 0, 0, static_cast<std::uint64_t>(s));
-    const Engine e(comm, p, keyRng.next(), vocab, docs);
+    const Engine e(comm, keyRng.next(), vocab, docs);
     // Generation 0 and the held-out human text.
     std::vector<Corpus> base;
     Corpus held;

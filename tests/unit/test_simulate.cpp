@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <set>
 
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/simulate/collapse.hpp"
+#include "cleanmix/simulate/real_corpus.hpp"
 #include "cleanmix/simulate/trigram.hpp"
 
 namespace sim = cleanmix::sim;
@@ -209,11 +212,6 @@ TEST(SimulateTrigram, CountsMergeLikeCountingTogether) {
 }
 
 // ---- the real corpus: tokens, surfaces and text survive the round trips ----------------------
-
-#include <filesystem>
-#include <fstream>
-
-#include "cleanmix/simulate/real_corpus.hpp"
 
 TEST(SimulateRealCorpus, LoadsSplitsRendersAndEncodesBack) {
   namespace fs = std::filesystem;

@@ -331,7 +331,7 @@ struct ScoreFunctor {
       }
       const double bits = -kx::log2(p / wsum);
       sum += bits;
-      if (j < n) uniBits += kx::log2(total + v) - kx::log2(static_cast<double>(cw) + 1.0);
+      if (j < n) uniBits += kx::log2(static_cast<double>(cw) + 1.0);
       if (j < n && sent < sentEnd) {  // per-sentence mean surprisal, Welford over sentences
         sentSum += bits;
         if (++inSent == sentLens(sent)) {
@@ -351,7 +351,8 @@ struct ScoreFunctor {
       p1 = w;
     }
     out(d, kRefPpl) = kx::exp2(sum / static_cast<double>(n + 1));
-    out(d, kRefUni) = n > 0 ? uniBits / static_cast<double>(n) : 0.0;
+    // ref_unigram_bits = mean of log2(N + V) − log2(c_w + 1): the constant term once, not per token
+    out(d, kRefUni) = n > 0 ? kx::log2(total + v) - uniBits / static_cast<double>(n) : 0.0;
     out(d, kSentSd) = nSent >= 2 ? kx::sqrt(m2 / static_cast<double>(nSent)) : 0.0;
   }
 };
