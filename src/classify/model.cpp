@@ -257,10 +257,14 @@ double tprAtFpr(std::span<const double> scores, std::span<const std::uint8_t> la
   return pos > 0 ? hit / pos : 0;
 }
 
-GroupCv leaveOneGroupOut(std::span<const double> rows, std::span<const std::uint8_t> labels,
+GroupCv leaveOneGroupOut(std::span<const double> rowsAll, std::span<const std::uint8_t> labels,
                          std::span<const std::uint32_t> groups, double l2, double targetFpr,
-                         std::span<const std::uint8_t> use) {
+                         std::span<const std::uint8_t> use, std::span<const double> foldRows,
+                         std::span<const std::uint8_t> groupFold) {
   const std::size_t n = labels.size(), f = kNumFeatures;
+  if (!foldRows.empty() && foldRows.size() != 2 * rowsAll.size())
+    fail("leaveOneGroupOut", "fold rows hold {} values, expected 2 x {}", foldRows.size(),
+         rowsAll.size());
   GroupCv cv;
   std::vector<std::uint32_t> ids(groups.begin(), groups.end());
   std::sort(ids.begin(), ids.end());
@@ -270,6 +274,12 @@ GroupCv leaveOneGroupOut(std::span<const double> rows, std::span<const std::uint
   for (const std::uint32_t g : ids) {
     GroupFold fold;
     fold.group = g;
+    // The rows this group is fitted and scored on: under the LMs of the other fold, if given.
+    std::span<const double> rows = rowsAll;
+    if (!foldRows.empty()) {
+      const std::size_t other = g < groupFold.size() && groupFold[g] == 0 ? 1 : 0;
+      rows = foldRows.subspan(other * n * f, n * f);
+    }
     std::vector<double> tr;
     std::vector<std::uint8_t> ytr;
     std::uint64_t pos = 0;

@@ -1,5 +1,7 @@
 #include "cleanmix/classify/setup.hpp"
 
+#include <xxhash.h>
+
 #include <algorithm>
 
 namespace cleanmix {
@@ -9,6 +11,10 @@ int trainingLabel(const SourceConfig& src) {
   if (src.provenance == Provenance::HumanVerified) return 0;
   if (src.provenance == Provenance::SyntheticKnown) return 1;
   return -1;
+}
+
+std::uint8_t lmFoldOf(std::string_view group) {
+  return static_cast<std::uint8_t>(XXH3_64bits(group.data(), group.size()) >> 17 & 1);
 }
 
 bool isHashedTextFeature(std::string_view name) {
@@ -49,6 +55,8 @@ ClassifierSetup setupClassifier(const ClassifierParams& params,
   }
   s.active = params.enabled && (s.loaded || (human && synthetic));
   s.fitNb = s.active && !s.loaded;
+  s.hasSyntheticLabels = synthetic;
+  s.lmFolds = s.fitNb && params.cvLm == "folds";
   return s;
 }
 

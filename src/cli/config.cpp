@@ -44,7 +44,10 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"checkpoint_seconds", Kind::Float},
         {"keep_checkpoints", Kind::Bool}}},
       {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
-      {"lm", {{"table_bits", Kind::Integer}, {"lambdas", Kind::FloatList}}},
+      {"lm",
+       {{"table_bits", Kind::Integer},
+        {"contrast_table_bits", Kind::Integer},
+        {"lambdas", Kind::FloatList}}},
       {"dedup",
        {{"enabled", Kind::Bool},
         {"bands", Kind::Integer},
@@ -83,6 +86,7 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"max_train_docs", Kind::Integer},
         {"features", Kind::StringList},
         {"threshold_from", Kind::String},
+        {"cv_lm", Kind::String},
         {"abstain_quantile", Kind::Float}}},
       {"simulate",
        {{"model", Kind::String},
@@ -295,6 +299,11 @@ LmParams parseLm(const Ctx& ctx, const toml::table& root, int vocabBits) {
   LmParams l;
   l.unigramBits = vocabBits;
   l.tableBits = static_cast<int>(getPositive(ctx, root, "lm", "table_bits", 21, 10, 30));
+  l.contrastTableBits =
+      static_cast<int>(getPositive(ctx, root, "lm", "contrast_table_bits", 19, 0, 30));
+  if (l.contrastTableBits > 0 && l.contrastTableBits < 10)
+    configFail("loadConfig", "{}: lm.contrast_table_bits must be 0 (no contrast LM) or 10..30",
+               ctx.where(*root["lm"]["contrast_table_bits"].node()));
   if (const auto* lam = root["lm"]["lambdas"].as_array()) {
     double sum = 0;
     if (lam->size() != 3)
@@ -347,6 +356,10 @@ ClassifierParams parseClassifier(const Ctx& ctx, const toml::table& root, const 
   c.l2 = get<double>(root, "classifier", "l2", 0.01);
   c.nbBits = static_cast<int>(getPositive(ctx, root, "classifier", "nb_bits", 14, 8, 24));
   c.maxTrainDocs = getPositive(ctx, root, "classifier", "max_train_docs", 200000, 100, 10000000);
+  c.cvLm = get<std::string>(root, "classifier", "cv_lm", "folds");
+  if (c.cvLm != "folds" && c.cvLm != "shared")
+    configFail("loadConfig", "{}: classifier.cv_lm must be 'folds' or 'shared'",
+               ctx.where(*root["classifier"]["cv_lm"].node()));
   c.thresholdFrom = get<std::string>(root, "classifier", "threshold_from", "groups");
   if (c.thresholdFrom != "groups" && c.thresholdFrom != "train")
     configFail("loadConfig", "{}: classifier.threshold_from must be 'groups' or 'train'",

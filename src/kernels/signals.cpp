@@ -17,7 +17,7 @@ void BatchInput::clear() {
   sentLens.clear();
   lineOff.assign(1, 0);
   lineHashes.clear();
-  anchor.clear();
+  loo.clear();
   wordOff.assign(1, 0);
   words.clear();
 }
@@ -25,9 +25,9 @@ void BatchInput::clear() {
 void BatchInput::append(std::span<const std::uint64_t> docIds,
                         std::span<const std::uint32_t> docLens,
                         std::span<const std::uint32_t> docSentLens,
-                        std::span<const std::uint64_t> docLineHashes, bool isAnchor,
+                        std::span<const std::uint64_t> docLineHashes, std::uint8_t looMask,
                         std::span<const std::uint64_t> docWords) {
-  anchor.push_back(isAnchor ? 1 : 0);
+  loo.push_back(looMask);
   words.insert(words.end(), docWords.begin(), docWords.end());
   wordOff.push_back(words.size());
   ids.insert(ids.end(), docIds.begin(), docIds.end());

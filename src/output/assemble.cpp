@@ -92,6 +92,13 @@ LmSummary lmSummary(const Communicator& comm, const StageResults& r) {
   s.tableBytes = lm.bytes();
   s.anchorDocs = r.counts.anchorDocs;
   for (std::size_t b = 0; b < lm.uniSize(); ++b) s.predictedTokens += lm.table[b];
+  const LmCounts& con = r.counts.contrast;
+  if (!con.table.empty() && r.counts.contrastDocs > 0 && r.counts.anchorDocs > 0) {
+    s.contrastTableBits = con.params.tableBits;
+    s.contrastTableBytes = con.bytes();
+    s.contrastDocs = r.counts.contrastDocs;
+    for (std::size_t b = 0; b < con.uniSize(); ++b) s.contrastTokens += con.table[b];
+  }
   const std::int64_t looBitsMicro = comm.allreduceSum(r.score.rows.looBitsMicro);
   const std::uint64_t looTokens = comm.allreduceSum(r.score.rows.looTokens);
   s.anchorLooPerplexity =

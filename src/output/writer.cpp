@@ -232,7 +232,11 @@ void writeLm(const h5::ParallelFile& f, const LmSummary& lm) {
                      {"lambda_trigram", lm.lambda[2]},
                      {"anchor_docs", lm.anchorDocs},
                      {"predicted_tokens", lm.predictedTokens},
-                     {"anchor_loo_perplexity", lm.anchorLooPerplexity}});
+                     {"anchor_loo_perplexity", lm.anchorLooPerplexity},
+                     {"contrast_table_bits", static_cast<std::uint64_t>(lm.contrastTableBits)},
+                     {"contrast_table_bytes_per_rank", lm.contrastTableBytes},
+                     {"contrast_docs", lm.contrastDocs},
+                     {"contrast_predicted_tokens", lm.contrastTokens}});
 }
 
 void writeContam(const h5::ParallelFile& f, const DedupSummary& d, const DecontamSummary& dc) {
@@ -283,16 +287,17 @@ void writeClassifier(const Communicator& comm, const h5::ParallelFile& f,
   a.emplace_back("train_threshold", c.trainThreshold);
   const GroupCvSummary& cv = c.cv;
   a.emplace_back("cv_ran", std::uint64_t{cv.ran ? 1u : 0u});
+  a.emplace_back("cv_lm", cv.lmCv);
   if (!cv.note.empty()) a.emplace_back("cv_note", cv.note);
   h5::writeAttrs(g, a);
   if (cv.rows.empty()) return;
   using R = GroupCvRow;
   h5::Id t = f.createGroup(g, "groups");
-  writeTable<R>(
-      comm, f, t, cv.rows,
-      {field("group", &R::group), field("trained", &R::trained), field("human", &R::human),
-       field("false_positives", &R::falsePositives), field("synthetic", &R::synthetic),
-       field("true_positives", &R::truePositives), field("threshold", &R::threshold)});
+  writeTable<R>(comm, f, t, cv.rows,
+                {field("group", &R::group), field("trained", &R::trained),
+                 field("human", &R::human), field("false_positives", &R::falsePositives),
+                 field("synthetic", &R::synthetic), field("true_positives", &R::truePositives),
+                 field("threshold", &R::threshold), field("lm_fold", &R::lmFold)});
   if (!cv.ran) return;
   h5::writeAttrs(t, {{"auroc", cv.auroc},
                      {"tpr_at_fpr_0.01", cv.tprAt1},

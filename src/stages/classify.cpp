@@ -15,6 +15,7 @@
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/kokkos_compat.hpp"
 #include "cleanmix/core/hash.hpp"
+#include "cleanmix/kernels/signals.hpp"
 
 namespace cleanmix {
 namespace {
@@ -30,13 +31,35 @@ std::vector<LabelledRow> labelledRows(const Communicator& comm, const Classifier
   const double keep = labelled > params.maxTrainDocs
                           ? static_cast<double>(params.maxTrainDocs) / static_cast<double>(labelled)
                           : 1.0;
+  // Feature index of each LM column (kLmColumns order) and whether it is taken as log2.
+  int lmFeature[kNumLmColumns];
+  bool lmLog2[kNumLmColumns];
+  for (int k = 0; k < kNumLmColumns; ++k) {
+    const ColumnInfo& c = columnInfo(kLmColumns[k]);
+    lmFeature[k] = featureIndex(c.name);
+    lmLog2[k] = c.feature == Feature::Log2;
+  }
+  constexpr std::size_t kPer = kNumLmFolds * kNumLmColumns;
   std::vector<LabelledRow> out;
+  std::size_t nthLabelled = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows.label[i] == 255) continue;
+    const std::size_t li = nthLabelled++;
     if (keep < 1.0 && counterUniform(seed ^ 0xC1A551F1ull, docOffset + i) >= keep) continue;
     LabelledRow r;
     r.features.resize(kNumFeatures);
     rows.d.features(i, r.features.data());
+    if (!rows.foldLm.empty()) {
+      for (int f = 0; f < kNumLmFolds; ++f) {
+        r.foldFeatures.insert(r.foldFeatures.end(), r.features.begin(), r.features.end());
+        double* x = r.foldFeatures.data() + static_cast<std::size_t>(f) * kNumFeatures;
+        for (int k = 0; k < kNumLmColumns; ++k) {
+          if (lmFeature[k] < 0) continue;
+          const double v = rows.foldLm[li * kPer + static_cast<std::size_t>(f * kNumLmColumns + k)];
+          x[lmFeature[k]] = lmLog2[k] ? std::log2(v) : v;
+        }
+      }
+    }
     r.label = rows.label[i];
     r.holdout = rows.holdout[i];
     r.group = rows.d.group[i];
@@ -47,14 +70,20 @@ std::vector<LabelledRow> labelledRows(const Communicator& comm, const Classifier
 
 /// Leave-one-group-out on the training split (rank 0).
 GroupCvSummary crossValidate(const ClassifierParams& params, std::span<const double> tr,
-                             std::span<const std::uint8_t> ytr, std::span<const std::uint32_t> gtr,
+                             std::span<const double> trFolds, std::span<const std::uint8_t> ytr,
+                             std::span<const std::uint32_t> gtr,
                              const std::vector<std::string>& groupNames,
                              const std::vector<std::uint8_t>& mask) {
   GroupCvSummary s;
-  const GroupCv cv = leaveOneGroupOut(tr, ytr, gtr, params.l2, params.targetFpr, mask);
+  std::vector<std::uint8_t> groupFold;
+  for (const auto& g : groupNames) groupFold.push_back(lmFoldOf(g));
+  const GroupCv cv =
+      leaveOneGroupOut(tr, ytr, gtr, params.l2, params.targetFpr, mask, trFolds,
+                       trFolds.empty() ? std::span<const std::uint8_t>() : groupFold);
   for (const auto& f : cv.folds)
     s.rows.push_back({groupNames.at(f.group), static_cast<std::uint8_t>(f.trained ? 1 : 0), f.human,
-                      f.falsePositives, f.synthetic, f.truePositives, f.threshold});
+                      f.falsePositives, f.synthetic, f.truePositives, f.threshold,
+                      trFolds.empty() ? std::uint8_t{255} : groupFold.at(f.group)});
   s.ran = cv.usable();
   if (!s.ran) {
     s.note = cv.folds.size() < 2
@@ -63,9 +92,19 @@ GroupCvSummary crossValidate(const ClassifierParams& params, std::span<const dou
     return s;
   }
   const auto& names = featureNames();
+  bool lmUsed = false;
+  for (int k = 0; k < kNumLmColumns; ++k) {
+    const int j = featureIndex(columnInfo(kLmColumns[k]).name);
+    lmUsed |= j >= 0 && mask[static_cast<std::size_t>(j)] != 0;
+  }
+  if (lmUsed && trFolds.empty())
+    s.note =
+        "optimistic: the LM features' counts include the left-out group's other documents "
+        "(classifier.cv_lm = \"shared\")";
   for (std::size_t k = 0; k < names.size(); ++k)
     if (mask[k] && isHashedTextFeature(names[k]))
       s.note = "optimistic: the nb_* features' counts include the left-out group's documents";
+  if (!trFolds.empty()) s.lmCv = "folds";
   s.auroc = cv.auroc;
   s.tprAt1 = cv.tprAt1;
   s.tprAt5 = cv.tprAt5;
@@ -90,9 +129,20 @@ GroupCvSummary crossValidate(const ClassifierParams& params, std::span<const dou
 ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSetup& setup,
                               const NbCounts& nb, const std::vector<LabelledRow>& all,
                               const std::vector<std::string>& groupNames) {
-  std::vector<double> tr, ho;
+  std::vector<double> tr, ho, trFolds;
   std::vector<std::uint8_t> ytr, yho;
   std::vector<std::uint32_t> gtr;
+  bool folds = !all.empty();
+  for (const auto& r : all) folds &= r.foldFeatures.size() == kNumLmFolds * kNumFeatures;
+  std::size_t ntr = 0;
+  for (const auto& r : all) ntr += r.holdout ? 0 : 1;
+  if (folds) trFolds.reserve(kNumLmFolds * ntr * kNumFeatures);
+  for (int f = 0; f < kNumLmFolds && folds; ++f)
+    for (const auto& r : all)
+      if (!r.holdout)
+        trFolds.insert(
+            trFolds.end(), r.foldFeatures.begin() + static_cast<std::ptrdiff_t>(f * kNumFeatures),
+            r.foldFeatures.begin() + static_cast<std::ptrdiff_t>((f + 1) * kNumFeatures));
   for (const auto& r : all) {
     auto& x = r.holdout ? ho : tr;
     x.insert(x.end(), r.features.begin(), r.features.end());
@@ -116,7 +166,7 @@ ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSe
     m.trainDocs = ytr.size();
     m.range = fitRange(tr, mask, params.abstainQuantile);
     s.trainThreshold = m.linear.threshold;
-    s.cv = crossValidate(params, tr, ytr, gtr, groupNames, mask);
+    s.cv = crossValidate(params, tr, trFolds, ytr, gtr, groupNames, mask);
     s.thresholdFrom = "train";
     if (params.thresholdFrom == "groups" && s.cv.ran) {
       m.linear.threshold = s.cv.threshold;
@@ -269,9 +319,12 @@ void printCalibration(std::FILE* out, const ClassifierSummary& cl, const std::st
   };
   fmt::print(out,
              "leave-one-group-out (training split; each group scored by a model fitted without "
-             "it, at a threshold set on the other groups' out-of-group human scores):\n"
-             "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  {:>9}\n",
-             "group", "human", "FP", "FPR", "synth", "TP", "recall", "threshold");
+             "it, at a threshold set on the other groups' out-of-group human scores; LM features "
+             "{}):\n"
+             "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  {:>9} {:>4}\n",
+             cv.lmCv == "folds" ? "from the LMs of the other fold of groups (cv_lm = folds)"
+                                : "from the run's LMs (cv_lm = shared: optimistic)",
+             "group", "human", "FP", "FPR", "synth", "TP", "recall", "threshold", "fold");
   for (const auto& r : cv.rows) {
     if (!r.trained) {
       fmt::print(out,
@@ -280,9 +333,10 @@ void printCalibration(std::FILE* out, const ClassifierSummary& cl, const std::st
                  r.group, r.human, "-", "-", r.synthetic, "-", "-");
       continue;
     }
-    fmt::print(out, "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  {:9.4f}\n", r.group, r.human,
-               r.falsePositives, rate(r.falsePositives, r.human), r.synthetic, r.truePositives,
-               rate(r.truePositives, r.synthetic), r.threshold);
+    fmt::print(out, "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}  {:9.4f} {:>4}\n", r.group,
+               r.human, r.falsePositives, rate(r.falsePositives, r.human), r.synthetic,
+               r.truePositives, rate(r.truePositives, r.synthetic), r.threshold,
+               r.lmFold == 255 ? std::string("-") : std::to_string(r.lmFold));
   }
   fmt::print(out,
              "{:<24} {:>6} {:>5} {:>6}  {:>6} {:>5} {:>6}\n"

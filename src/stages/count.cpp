@@ -24,8 +24,10 @@ namespace {
 struct Local {
   std::vector<std::uint64_t> counts;
   LmCounts lm;
+  LmCounts contrast;                 ///< empty without a contrast LM
+  LmCounts refFold0, contrastFold0;  ///< fold-0 groups' counts (ClassifierSetup::lmFolds)
   NbCounts nb;
-  std::uint64_t anchorDocs = 0;
+  std::uint64_t anchorDocs = 0, contrastDocs = 0;
   PieceTally tally;
   std::vector<ErrorRow> errors;
   std::vector<std::uint32_t> errorPiece;  ///< piece of each error (lines are piece-local)
@@ -68,9 +70,16 @@ class BatchCounter {
         const std::string_view raw = b.text(i);
         if (!inHoldout(src.name, XXH3_64bits(raw.data(), raw.size()))) _l.nb.add(_docs[i].ids, cls);
       }
+      const bool fold0 = !_l.refFold0.table.empty() && lmFoldOf(b.group(i)) == 0;
       if (src.role == Role::Anchor) {
         _l.lm.addDocument(_docs[i].ids);
         ++_l.anchorDocs;
+        if (fold0) _l.refFold0.addDocument(_docs[i].ids);
+      }
+      if (!_l.contrast.table.empty() && trainingLabel(src) == 1) {
+        _l.contrast.addDocument(_docs[i].ids);
+        ++_l.contrastDocs;
+        if (fold0) _l.contrastFold0.addDocument(_docs[i].ids);
       }
       std::uint64_t* row = _l.counts.data() + static_cast<std::size_t>(src.provenance) * _buckets;
       for (const std::uint64_t id : _docs[i].ids) ++row[id & mask];
@@ -106,6 +115,9 @@ CountSegment segmentOf(const Local& l, const std::vector<std::uint32_t>& pieces,
   }
   ckpt::sparsify(l.counts, seg.countIdx, seg.countVal);
   ckpt::sparsify(l.lm.table, seg.lmIdx, seg.lmVal);
+  ckpt::sparsify(l.contrast.table, seg.contrastIdx, seg.contrastVal);
+  ckpt::sparsify(l.refFold0.table, seg.refFold0Idx, seg.refFold0Val);
+  ckpt::sparsify(l.contrastFold0.table, seg.contrastFold0Idx, seg.contrastFold0Val);
   if (withNb) ckpt::sparsify(l.nb.counts, seg.nbIdx, seg.nbVal);
   for (const auto& g : l.bench) {
     seg.benchKey.push_back(g.key);
@@ -114,6 +126,7 @@ CountSegment segmentOf(const Local& l, const std::vector<std::uint32_t>& pieces,
   }
   seg.benchSkipped = l.benchSkipped;
   seg.anchorDocs = {l.anchorDocs};
+  seg.contrastDocs = {l.contrastDocs};
   return seg;
 }
 
@@ -167,6 +180,12 @@ void mergeRestored(const Communicator& comm, const Corpus& corpus,
   for (auto& seg : restored) {
     ckpt::addSparse(l.counts, seg.countIdx, seg.countVal, "count checkpoint unigram counts");
     ckpt::addSparse(l.lm.table, seg.lmIdx, seg.lmVal, "count checkpoint LM counts");
+    ckpt::addSparse(l.contrast.table, seg.contrastIdx, seg.contrastVal,
+                    "count checkpoint contrast LM counts");
+    ckpt::addSparse(l.refFold0.table, seg.refFold0Idx, seg.refFold0Val,
+                    "count checkpoint fold-0 LM counts");
+    ckpt::addSparse(l.contrastFold0.table, seg.contrastFold0Idx, seg.contrastFold0Val,
+                    "count checkpoint fold-0 contrast LM counts");
     if (withNb) ckpt::addSparse(l.nb.counts, seg.nbIdx, seg.nbVal, "count checkpoint NB counts");
     for (std::size_t k = 0; k < seg.pieces.size(); ++k) {
       l.tally.lines[seg.pieces[k]] += seg.lines[k];
@@ -178,6 +197,7 @@ void mergeRestored(const Communicator& comm, const Corpus& corpus,
     for (std::size_t k = 0; k < l.benchSkipped.size() && k < seg.benchSkipped.size(); ++k)
       l.benchSkipped[k] += seg.benchSkipped[k];
     l.anchorDocs += seg.anchorDocs[0];
+    l.contrastDocs += seg.contrastDocs[0];
     for (std::size_t e = 0; e < seg.errPiece.size(); ++e) {
       const std::uint32_t p = seg.errPiece[e];
       const auto& first = corpus.assign.firstPiece;
@@ -219,9 +239,13 @@ CountResult reduce(const Communicator& comm, const Corpus& corpus, const CountPa
   CountResult r;
   comm.allreduceSum(std::span<std::uint64_t>(l.counts));
   comm.allreduceSum(std::span<std::uint64_t>(l.lm.table));
+  comm.allreduceSum(std::span<std::uint64_t>(l.contrast.table));
+  comm.allreduceSum(std::span<std::uint64_t>(l.refFold0.table));
+  comm.allreduceSum(std::span<std::uint64_t>(l.contrastFold0.table));
   if (withNb) comm.allreduceSum(std::span<std::uint64_t>(l.nb.counts));
   l.nb.computeTotals();
   r.anchorDocs = comm.allreduceSum(l.anchorDocs);
+  r.contrastDocs = comm.allreduceSum(l.contrastDocs);
   comm.allreduceSum(std::span<std::uint64_t>(l.tally.lines));
   comm.allreduceSum(std::span<std::uint64_t>(l.tally.docs));
   comm.allreduceSum(std::span<std::uint64_t>(l.tally.errors));
@@ -248,6 +272,9 @@ CountResult reduce(const Communicator& comm, const Corpus& corpus, const CountPa
     for (std::uint64_t b = 0; b < nb; ++b) r.unigram[b] += l.counts[c * nb + b];
   r.counts = std::move(l.counts);
   r.lm = std::move(l.lm);
+  r.contrast = std::move(l.contrast);
+  r.refFold0 = std::move(l.refFold0);
+  r.contrastFold0 = std::move(l.contrastFold0);
   r.nb = std::move(l.nb);
   r.tally = std::move(l.tally);
   r.errors = std::move(l.errors);
@@ -267,6 +294,13 @@ CountResult runCount(const Communicator& comm, const CountParams& params, const 
   Local l;
   l.counts.assign(kNumProvenance * (std::size_t{1} << params.vocabBits), 0);
   l.lm = LmCounts(lmParams);
+  if (lmParams.contrastTableBits > 0 && classifier.hasSyntheticLabels) {
+    LmParams c = lmParams;
+    c.tableBits = lmParams.contrastTableBits;
+    l.contrast = LmCounts(c);
+    if (classifier.lmFolds) l.contrastFold0 = LmCounts(c);
+  }
+  if (classifier.lmFolds) l.refFold0 = LmCounts(lmParams);
   l.nb = classifier.initialNb();
   l.tally = PieceTally(corpus.table.pieces.size());
   l.benchSkipped.assign(nsrc, 0);
@@ -275,6 +309,17 @@ CountResult runCount(const Communicator& comm, const CountParams& params, const 
                "[cleanmix] reference LM: order 3, tables of 2^{} + 2 x 2^{} counters, {:.1f} MB "
                "per rank\n",
                params.vocabBits, params.lm.tableBits, static_cast<double>(l.lm.bytes()) / 1e6);
+  if (comm.isRoot() && !l.contrast.table.empty())
+    fmt::print(stderr,
+               "[cleanmix] contrast LM (synthetic_known sources): tables of 2^{} + 2 x 2^{} "
+               "counters, {:.1f} MB per rank\n",
+               params.vocabBits, lmParams.contrastTableBits,
+               static_cast<double>(l.contrast.bytes()) / 1e6);
+  if (comm.isRoot() && !l.refFold0.table.empty())
+    fmt::print(stderr,
+               "[cleanmix] classifier.cv_lm = folds: fold-0 copies of the LM tables, {:.1f} MB "
+               "per rank, for the leave-one-group-out evaluation\n",
+               static_cast<double>(l.refFold0.bytes() + l.contrastFold0.bytes()) / 1e6);
   // Benchmark sources get one bit each (the config allows at most 64).
   std::vector<int> benchBit(nsrc, -1);
   for (std::size_t s = 0, k = 0; s < nsrc; ++s)
@@ -374,7 +419,8 @@ std::optional<CountSegment> readCountSegment(const ckpt::Store& store, const std
   const std::size_t np = seg.pieces.size();
   if (seg.pieces != opened->second.pieces || seg.lines.size() != np || seg.docs.size() != np ||
       seg.errors.size() != np || seg.errLine.size() != seg.errPiece.size() ||
-      seg.errReasonEnd.size() != seg.errPiece.size() || seg.anchorDocs.size() != 1) {
+      seg.errReasonEnd.size() != seg.errPiece.size() || seg.anchorDocs.size() != 1 ||
+      seg.contrastDocs.size() != 1) {
     why = "inconsistent columns";
     return std::nullopt;
   }

@@ -88,7 +88,12 @@ class BatchScorer {
       const Piece& piece = _corpus.table.pieces[b.piece[i]];
       const std::uint32_t si = _corpus.sourceIndexOfPiece(b.piece[i]);
       const auto& src = (*_corpus.sources)[si];
-      _in.append(td.ids, td.lens, td.sentLens, td.lineHashes, src.role == Role::Anchor, td.words);
+      std::uint8_t loo = 0;
+      if (src.role == Role::Anchor && _counts.anchorDocs > 0) loo |= kLooReference;
+      const int cls = trainingLabel(src);
+      if (cls == 1 && _counts.anchorDocs > 0 && _counts.contrastDocs > 0) loo |= kLooContrast;
+      if (cls >= 0 && _folds) loo |= kFoldScore | (lmFoldOf(b.group(i)) ? kFold1 : 0);
+      _in.append(td.ids, td.lens, td.sentLens, td.lineHashes, loo, td.words);
       // The registry's Reader, Tokenizer and Host columns.
       d.source.push_back(static_cast<std::uint16_t>(si));
       d.shard.push_back(piece.shard);
@@ -113,9 +118,16 @@ class BatchScorer {
     _kernel.score(_in, _out);
     d.append(_out, [](const ColumnInfo& c) { return c.stage == ColumnStage::Kernel; });
     cur.bandKeys.insert(cur.bandKeys.end(), _out.bandKeys.begin(), _out.bandKeys.end());
+    if (_folds) {
+      constexpr std::size_t kPer = kNumLmFolds * kNumLmColumns;
+      for (std::size_t i = 0; i < b.size(); ++i)
+        if (_in.loo[i] & kFoldScore)
+          cur.foldLm.insert(cur.foldLm.end(), _out.foldLm.begin() + i * kPer,
+                            _out.foldLm.begin() + (i + 1) * kPer);
+    }
     if (_counts.anchorDocs > 0)
       for (std::size_t i = 0; i < b.size(); ++i)
-        if (_in.anchor[i]) {
+        if (_in.loo[i] & kLooReference) {
           const double tokens = static_cast<double>(_docs[i].ids.size() + 1);
           cur.looBitsMicro += std::llround(std::log2(_out.refPpl[i]) * tokens * 1e6);
           cur.looTokens += _docs[i].ids.size() + 1;
@@ -126,6 +138,7 @@ class BatchScorer {
   /// The classifier's label (0/1, 255 unlabelled) and hold-out flag of every document; NB
   /// training documents are scored leave-one-out.
   void labelAndHoldout(const TextBatch& b, ScoreRows& cur) {
+    _folds = _cls.lmFolds && !_counts.refFold0.table.empty() && _counts.anchorDocs > 0;
     _work.isBenchmark.resize(b.size());
     _work.ownClass.assign(b.size(), -1);
     for (std::size_t i = 0; i < b.size(); ++i) {
@@ -146,6 +159,7 @@ class BatchScorer {
   const ClassifierSetup& _cls;
   SignalScorer& _kernel;
   HostWork _work;
+  bool _folds = false;  ///< labelled documents are also scored under the fold LMs
   std::vector<TokenizedDoc> _docs;
   BatchInput _in;
   BatchOutput _out;
@@ -201,6 +215,9 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
   auto kernel = makeSignalScorer(params.backend);
   kernel->setUnigram(counts.unigram);
   if (counts.anchorDocs > 0) kernel->setLm(counts.lm);
+  if (counts.anchorDocs > 0 && counts.contrastDocs > 0) kernel->setContrastLm(counts.contrast);
+  if (counts.anchorDocs > 0 && classifier.lmFolds && !counts.refFold0.table.empty())
+    kernel->setFoldLms(counts.refFold0, counts.contrastFold0);
   if (minHash) kernel->setMinHash(*minHash);
   BatchScorer scoreBatch(corpus, tokenizer, counts, classifier, *kernel);
 
@@ -324,9 +341,15 @@ std::optional<ScoreRows> readScorePiece(const ckpt::Store& store, std::uint32_t 
   // Every per-document column must have one row per document (band keys: bands per row).
   bool ok = true;
   rows.visit([&](const char* n, const auto& v) {
-    if (std::string_view(n) != "band_keys" && v.size() != docs) ok = false;
+    if (std::string_view(n) != "band_keys" && std::string_view(n) != "fold_lm" && v.size() != docs)
+      ok = false;
   });
   if (!ok || (docs && rows.bandKeys.size() % docs != 0)) return std::nullopt;
+  std::size_t labelled = 0;
+  for (const auto l : rows.label) labelled += l != 255;
+  if (!rows.foldLm.empty() &&
+      rows.foldLm.size() != labelled * static_cast<std::size_t>(kNumLmFolds * kNumLmColumns))
+    return std::nullopt;
   return rows;
 }
 

@@ -186,3 +186,131 @@ TEST(NgramLm, WithoutAnLmTheColumnsAreNaN) {
   EXPECT_TRUE(std::isnan(out.refPpl[0]));
   EXPECT_TRUE(std::isnan(out.refUnigramBits[0]));
 }
+
+namespace {
+
+/// Kernel output of `texts` (each with its loo mask) under ref, con and, when given, fold-0
+/// tables.
+BatchOutput scoreWith(const LmCounts& ref, const LmCounts* con, const LmCounts* refF0,
+                      const LmCounts* conF0, const std::vector<std::string>& texts,
+                      const std::vector<std::uint8_t>& loo) {
+  auto s = makeSignalScorer(CLEANMIX_TEST_BACKEND);
+  s->setUnigram(std::vector<std::uint64_t>(1 << 10, 1));
+  s->setLm(ref);
+  if (con) s->setContrastLm(*con);
+  if (refF0) s->setFoldLms(*refF0, *conF0);
+  BatchInput in;
+  std::vector<TokenizedDoc> docs(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    WordsTokenizer().tokenize(texts[i], docs[i], true);
+    in.append(docs[i].ids, docs[i].lens, docs[i].sentLens, docs[i].lineHashes, loo[i]);
+  }
+  BatchOutput out;
+  s->score(in, out);
+  return out;
+}
+
+/// The kLmColumns values of doc i (the registry columns).
+std::vector<double> lmValues(const BatchOutput& o, std::size_t i) {
+  return {o.refPpl[i],     o.refUnigramBits[i], o.sentSurprisalSd[i], o.refBitsSd[i],
+          o.refLowFrac[i], o.contrastBits[i],   o.contrastSd[i]};
+}
+
+}  // namespace
+
+// contrast_bits is the mean per-token surprisal difference, so it equals log2 ppl under the
+// reference LM minus log2 ppl under the contrast LM; a synthetic_known document scored
+// leave-one-out under the contrast LM equals scoring it against a contrast LM built without it.
+TEST(NgramLm, ContrastFeaturesAndLeaveOneOut) {
+  const auto texts = corpus();
+  LmCounts human(params());
+  LmParams cp = params();
+  cp.tableBits = 16;  // the contrast LM has its own (smaller) tables
+  LmCounts con(cp), conWithout(cp);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (i % 2 == 0) {
+      human.addDocument(tokens(texts[i]));
+    } else {
+      con.addDocument(tokens(texts[i]));
+      if (i != 1) conWithout.addDocument(tokens(texts[i]));
+    }
+  }
+  const std::vector<std::string> probe{texts[1], "the cat sat on the mat .", "zebra!", ""};
+  const auto a = scoreWith(human, &con, nullptr, nullptr, probe, {kLooContrast, 0, 0, 0});
+  const auto underCon = scoreWith(con, nullptr, nullptr, nullptr, probe, {0, 0, 0, 0});
+  const auto underConWithout =
+      scoreWith(conWithout, nullptr, nullptr, nullptr, probe, {0, 0, 0, 0});
+  for (std::size_t i = 0; i < probe.size(); ++i) {
+    const double conPpl = i == 0 ? underConWithout.refPpl[i] : underCon.refPpl[i];
+    EXPECT_NEAR(a.contrastBits[i], std::log2(a.refPpl[i]) - std::log2(conPpl), 1e-9) << i;
+    EXPECT_GE(a.contrastSd[i], 0.0);
+    EXPECT_GE(a.refLowFrac[i], 0.0);
+    EXPECT_LE(a.refLowFrac[i], 1.0);
+  }
+  // The document counted into the contrast LM is scored as if it were not in it (loo), so its
+  // contrast_bits differs from scoring it as an outsider.
+  const auto outsider = scoreWith(human, &con, nullptr, nullptr, probe, {0, 0, 0, 0});
+  EXPECT_GT(outsider.contrastBits[0], a.contrastBits[0] + 0.1);
+  // Without a contrast LM the two columns are NaN, the others are unchanged.
+  const auto noCon = scoreWith(human, nullptr, nullptr, nullptr, probe, {0, 0, 0, 0});
+  EXPECT_TRUE(std::isnan(noCon.contrastBits[1]) && std::isnan(noCon.contrastSd[1]));
+  EXPECT_EQ(noCon.refPpl[1], outsider.refPpl[1]);
+  EXPECT_EQ(noCon.refBitsSd[1], outsider.refBitsSd[1]);
+}
+
+// The fold LMs: a kFoldScore document's values under fold f equal scoring it against LMs built
+// from fold f's documents only, leave-one-out exactly when it is one of them.
+TEST(NgramLm, FoldLmsEqualLmsOfEachFold) {
+  const auto texts = corpus();
+  LmCounts ref(params()), con(params());
+  LmCounts refF[2] = {LmCounts(params()), LmCounts(params())};
+  LmCounts conF[2] = {LmCounts(params()), LmCounts(params())};
+  // doc i: human if i % 2 == 0, else synthetic; fold = (i / 2) % 2
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const Ids id = tokens(texts[i]);
+    const int fold = static_cast<int>(i / 2 % 2);
+    (i % 2 == 0 ? ref : con).addDocument(id);
+    (i % 2 == 0 ? refF[fold] : conF[fold]).addDocument(id);
+  }
+  const std::vector<std::size_t> which{0, 1, 2, 3, 5, 6};
+  std::vector<std::string> probe;
+  std::vector<std::uint8_t> loo;
+  for (auto i : which) {
+    probe.push_back(texts[i]);
+    const int fold = static_cast<int>(i / 2 % 2);
+    loo.push_back(static_cast<std::uint8_t>((i % 2 == 0 ? kLooReference : kLooContrast) |
+                                            kFoldScore | (fold ? kFold1 : 0)));
+  }
+  probe.push_back("the cat sat on a mat .");  // unlabelled: no fold values
+  loo.push_back(0);
+  const auto got = scoreWith(ref, &con, &refF[0], &conF[0], probe, loo);
+  ASSERT_EQ(got.foldLm.size(), probe.size() * kNumLmFolds * kNumLmColumns);
+  for (int f = 0; f < kNumLmFolds; ++f) {
+    // the same documents scored against fold f's LMs alone: leave-one-out only when in fold f
+    std::vector<std::uint8_t> looF;
+    for (std::size_t k = 0; k < which.size(); ++k) {
+      const int fold = (loo[k] & kFold1) ? 1 : 0;
+      looF.push_back(fold == f ? static_cast<std::uint8_t>(loo[k] & (kLooReference | kLooContrast))
+                               : std::uint8_t{0});
+    }
+    looF.push_back(0);
+    const auto want = scoreWith(refF[f], &conF[f], nullptr, nullptr, probe, looF);
+    for (std::size_t k = 0; k < which.size(); ++k) {
+      const auto w = lmValues(want, k);
+      for (int c = 0; c < kNumLmColumns; ++c) {
+        const double g = got.foldLm[(k * kNumLmFolds + f) * kNumLmColumns + c];
+        EXPECT_NEAR(g, w[c], 1e-9 * std::max(1.0, std::abs(w[c])))
+            << "doc " << which[k] << " fold " << f << " column " << c;
+      }
+    }
+    const std::size_t last = probe.size() - 1;
+    EXPECT_TRUE(std::isnan(got.foldLm[(last * kNumLmFolds + f) * kNumLmColumns]));
+  }
+  // The registry columns are the full LMs', unchanged by the fold scoring.
+  const auto full = scoreWith(ref, &con, nullptr, nullptr, probe, loo);
+  for (std::size_t k = 0; k < probe.size(); ++k) {
+    EXPECT_EQ(full.refPpl[k], got.refPpl[k]);
+    EXPECT_EQ(full.contrastBits[k], got.contrastBits[k]);
+  }
+  EXPECT_TRUE(full.foldLm.empty());
+}

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "cleanmix/kernels/signals.hpp"
 #include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/config.hpp"
 #include "cleanmix/core/error.hpp"
@@ -43,7 +44,8 @@ ScoreRows rowsOf(std::size_t n, std::uint64_t seed) {
   // Every column gets n rows of varied values; band keys 3 per row.
   r.visit([&](const char* name, auto& v) {
     using T = typename std::remove_reference_t<decltype(v)>::value_type;
-    const std::size_t rows = std::string_view(name) == "band_keys" ? 3 * n : n;
+    const std::string_view nm(name);
+    const std::size_t rows = nm == "band_keys" ? 3 * n : nm == "fold_lm" ? 0 : n;
     for (std::size_t i = 0; i < rows; ++i) {
       if constexpr (std::is_floating_point_v<T>)
         v.push_back(std::ldexp(static_cast<double>(rng() >> 11), -40));
@@ -59,6 +61,13 @@ ScoreRows rowsOf(std::size_t n, std::uint64_t seed) {
   if (n > 1) {
     r.d.refPpl[0] = std::numeric_limits<double>::quiet_NaN();
     r.d.ttr[1] = -0.0;
+  }
+  // fold_lm: kNumLmFolds x kNumLmColumns values per labelled row (label != 255)
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 3 == 0) r.label[i] = 255;
+    if (r.label[i] == 255) continue;
+    for (int k = 0; k < kNumLmFolds * kNumLmColumns; ++k)
+      r.foldLm.push_back(std::ldexp(static_cast<double>(rng() >> 11), -40));
   }
   r.benchDirty[5] = 7;
   r.looBitsMicro = -123456789;
@@ -138,6 +147,12 @@ TEST(Checkpoint, ScorePieceRoundTripIsBitExactAndVerified) {
   EXPECT_TRUE(std::isnan(back->d.refPpl[0]));
   EXPECT_TRUE(std::signbit(back->d.ttr[1]));
   EXPECT_TRUE(sameRows(copy, *back));
+  EXPECT_FALSE(back->foldLm.empty());
+  // fold_lm must hold its values for every labelled row, no more and no fewer
+  ScoreRows shortFold = copy;
+  shortFold.foldLm.pop_back();
+  writeScorePiece(store, 1, shortFold);
+  EXPECT_FALSE(readScorePiece(store, 1, 50).has_value());
   EXPECT_EQ(back->d.groupNames, copy.d.groupNames);
   // The wrong document count, another config, or a changed byte: not used.
   EXPECT_FALSE(readScorePiece(store, 0, 49).has_value());
@@ -182,6 +197,7 @@ TEST(Checkpoint, CountSegmentRoundTripAndListing) {
   hist[17] = 3;
   ckpt::sparsify(hist, seg.countIdx, seg.countVal);
   seg.anchorDocs = {9};
+  seg.contrastDocs = {4};
   seg.benchSkipped = {0, 2};
   writeCountSegment(store, countSegmentName(4), seg);
   const auto listed = listCountSegments(store);

@@ -141,9 +141,14 @@ struct GroupCv {
   std::uint64_t human = 0, falsePositives = 0, synthetic = 0, truePositives = 0;  ///< Σ trained
   bool usable() const { return !scores.empty() && human > 0 && synthetic > 0; }
 };
+/// With `foldRows` (the rows again under fold 0's LMs, then fold 1's: 2 × rows) and
+/// `groupFold` (each group id's fold), a group of fold a is fitted and scored on the rows under
+/// the other fold's LMs, which its documents did not help build.
 GroupCv leaveOneGroupOut(std::span<const double> rows, std::span<const std::uint8_t> labels,
                          std::span<const std::uint32_t> groups, double l2, double targetFpr,
-                         std::span<const std::uint8_t> use = {});
+                         std::span<const std::uint8_t> use = {},
+                         std::span<const double> foldRows = {},
+                         std::span<const std::uint8_t> groupFold = {});
 
 /// \brief TPR at the threshold that admits `fpr` of the human scores (thresholdAtFpr).
 double tprAtFpr(std::span<const double> scores, std::span<const std::uint8_t> labels, double fpr);

@@ -36,6 +36,12 @@ struct ClassifierParams {
   /// linear model's features) than this quantile of the training documents' own distances are
   /// not judged: they keep their declared provenance. 1 = judge every document.
   double abstainQuantile = 0.995;
+  /// LM features in the leave-one-group-out evaluation: "folds" (groups split into two folds by
+  /// a hash of their name; a left-out group's LM features come from LMs counted over the other
+  /// fold only, so the group's documents never helped build them) or "shared" (the run's LMs,
+  /// labelled documents leave-one-out only: optimistic, as the left-out group's other documents
+  /// are in them).
+  std::string cvLm = "folds";
   /// \brief One flag per feature (featureNames() order).
   std::vector<std::uint8_t> featureMask() const;
 };
@@ -51,10 +57,19 @@ bool isPoolRelativeFeature(std::string_view name);
 /// (synthetic_known), -1 not labelled (benchmarks never are).
 int trainingLabel(const SourceConfig& src);
 
+/// \brief The fold (0 or 1) of a group in the leave-one-group-out LM evaluation: a hash of its
+/// name, so it is known while counting and the same at any rank count.
+std::uint8_t lmFoldOf(std::string_view group);
+
 /// \brief The classifier of one run.
 struct ClassifierSetup {
   bool active = false;  ///< it runs: a model is loaded, or both labelled classes exist to fit one
   bool fitNb = false;   ///< the NB text features are counted in-run (no model loaded)
+  /// some non-benchmark source is `synthetic_known`: the contrast LM is counted from them
+  bool hasSyntheticLabels = false;
+  /// the count stage keeps fold-0 LM tables and the score stage scores labelled documents under
+  /// both folds' LMs (cvLm = "folds", fitted in-run)
+  bool lmFolds = false;
   std::optional<ClassifierModel> loaded;
   /// \brief NB histograms to count into (empty) or the loaded model's.
   NbCounts initialNb() const;

@@ -143,10 +143,13 @@ struct DocTokensRecord {
 /// \brief A labelled document's classifier features on their way to rank 0 (classify stage).
 struct LabelledRow {
   std::vector<double> features;
+  /// The features again under fold 0's and then fold 1's LMs (2 × features), or empty.
+  std::vector<double> foldFeatures;
   std::uint8_t label = 0, holdout = 0;
   std::uint32_t group = 0;  ///< index into the run's group names (DocRows::groupNames)
   void pack(Packer& p) const {
     p.put(features);
+    p.put(foldFeatures);
     p.put(label);
     p.put(holdout);
     p.put(group);
@@ -154,6 +157,7 @@ struct LabelledRow {
   static LabelledRow unpack(Unpacker& u) {
     LabelledRow r;
     r.features = u.getVector<double>();
+    r.foldFeatures = u.getVector<double>();
     r.label = u.get<std::uint8_t>();
     r.holdout = u.get<std::uint8_t>();
     r.group = u.get<std::uint32_t>();

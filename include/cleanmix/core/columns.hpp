@@ -63,6 +63,10 @@ enum class Labels : std::uint8_t {
   X(refPpl, "ref_ppl", F64, Kernel, Log2, None, "perplexity under the reference n-gram LM of the anchor (anchor docs leave-one-out)") \
   X(refUnigramBits, "ref_unigram_bits", F64, Kernel, Value, None, "mean token surprisal (bits) under the reference LM's add-one unigram: anchor text only, anchor docs leave-one-out, so unlike tail_score it does not move with what else is in the pool") \
   X(sentSurprisalSd, "sent_surprisal_sd", F64, Kernel, Value, None, "population sd of per-sentence mean surprisal under the reference LM (bits)") \
+  X(refBitsSd, "ref_bits_sd", F64, Kernel, Value, None, "population sd of per-token surprisal under the reference LM (bits; anchor docs leave-one-out)") \
+  X(refLowFrac, "ref_low_frac", F64, Kernel, Value, None, "share of predicted tokens with surprisal below 2 bits under the reference LM (GLTR-style top-rank share)") \
+  X(contrastBits, "contrast_bits", F64, Kernel, Value, None, "mean per-token surprisal under the reference LM minus under the contrast LM of the synthetic_known sources (bits; labelled docs leave-one-out; NaN without a contrast LM)") \
+  X(contrastSd, "contrast_sd", F64, Kernel, Value, None, "population sd of that per-token surprisal difference (bits)") \
   X(burstiness, "burstiness", F64, Kernel, Value, None, "coefficient of variation of sentence lengths in tokens") \
   X(ttr, "ttr", F64, Kernel, Value, None, "type-token ratio") \
   X(mattr, "mattr", F64, Kernel, Value, None, "moving-average type-token ratio over 50-token windows") \

@@ -13,6 +13,11 @@
 /// number of documents, c(B); using c(B) keeps every conditional distribution summing to 1. A
 /// component whose context count is 0 is dropped and the remaining λs renormalised. Anchor
 /// documents are scored leave-one-out: their own n-gram counts are subtracted first.
+///
+/// The contrast LM is the same model counted over the labelled synthetic documents
+/// (`synthetic_known`, non-benchmark), which it scores leave-one-out in turn. Per-token surprisal
+/// under both gives the two-model features (`contrast_bits`, `contrast_sd`): the n-gram analogue
+/// of a Binoculars-style perplexity ratio.
 #include <Kokkos_Macros.hpp>
 
 #include <cstdint>
@@ -44,8 +49,11 @@ KOKKOS_INLINE_FUNCTION std::uint64_t triIndex(std::uint64_t u, std::uint64_t v, 
 /// \brief Sizes and weights of the LM (config section [lm]; unigramBits is [tokenizer]
 /// vocab_bits).
 struct LmParams {
-  int unigramBits = 20;                ///< = tokenizer.vocab_bits
-  int tableBits = 21;                  ///< bigram and trigram tables: 2^tableBits counters each
+  int unigramBits = 20;  ///< = tokenizer.vocab_bits
+  int tableBits = 21;    ///< bigram and trigram tables: 2^tableBits counters each
+  /// The contrast LM (same model, built from the `synthetic_known` training sources): its bigram
+  /// and trigram tables have 2^contrastTableBits counters each; 0 = no contrast LM.
+  int contrastTableBits = 19;
   double lambda[3] = {0.1, 0.3, 0.6};  ///< unigram, bigram, trigram weights (sum 1)
 };
 

@@ -4,6 +4,7 @@
 /// The driver fills a host batch in CSR form; the scorer moves it to the device, runs one kernel
 /// and copies the results back. Kernels never see MPI.
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,6 +16,15 @@ namespace cleanmix {
 
 struct LmCounts;
 
+/// \brief BatchInput::loo bits. kLooReference / kLooContrast: the document was counted into that
+/// LM and is scored leave-one-out under it. kFoldScore: also score it under the two fold LMs
+/// (setFoldLms), for the honest leave-one-group-out evaluation; kFold1: its group is in fold 1.
+inline constexpr std::uint8_t kLooReference = 1, kLooContrast = 2, kFoldScore = 4, kFold1 = 8;
+/// \brief How many LMs a document is left out of.
+inline int looLms(std::uint8_t loo) {
+  return (loo & kLooReference ? 1 : 0) + (loo & kLooContrast ? 1 : 0);
+}
+
 /// \brief A batch of tokenized documents in CSR form (host memory).
 struct BatchInput {
   std::vector<std::uint64_t> tokOff{0};  ///< doc d's tokens are [tokOff[d], tokOff[d+1])
@@ -24,7 +34,7 @@ struct BatchInput {
   std::vector<std::uint32_t> sentLens;  ///< tokens per sentence
   std::vector<std::uint64_t> lineOff{0};
   std::vector<std::uint64_t> lineHashes;  ///< non-blank trimmed lines
-  std::vector<std::uint8_t> anchor;       ///< 1: scored leave-one-out under the reference LM
+  std::vector<std::uint8_t> loo;          ///< kLooReference | kLooContrast
   std::vector<std::uint64_t> wordOff{0};
   std::vector<std::uint64_t> words;  ///< punctuation-stripped word hashes (MinHash shingles)
 
@@ -33,14 +43,24 @@ struct BatchInput {
   void clear();
   void append(std::span<const std::uint64_t> docIds, std::span<const std::uint32_t> docLens,
               std::span<const std::uint32_t> docSentLens,
-              std::span<const std::uint64_t> docLineHashes, bool isAnchor = false,
+              std::span<const std::uint64_t> docLineHashes, std::uint8_t looMask = 0,
               std::span<const std::uint64_t> docWords = {});
 };
+
+/// \brief The LM-derived Kernel columns, in the order of BatchOutput::foldLm's values.
+inline constexpr Col kLmColumns[] = {Col::refPpl,    Col::refUnigramBits, Col::sentSurprisalSd,
+                                     Col::refBitsSd, Col::refLowFrac,     Col::contrastBits,
+                                     Col::contrastSd};
+inline constexpr int kNumLmColumns = static_cast<int>(std::size(kLmColumns));
+inline constexpr int kNumLmFolds = 2;
 
 /// \brief Kernel results: the registry's `Kernel` columns (core/columns.hpp) filled for every
 /// document of the batch (the other columns stay empty), and the MinHash band keys.
 struct BatchOutput : DocRows {
   std::vector<std::uint64_t> bandKeys;  ///< [doc][band] LSH band keys (0: no shingles)
+  /// [doc][fold][kLmColumns]: the LM columns under fold f's LMs, for kFoldScore documents
+  /// (NaN for the others and without fold LMs)
+  std::vector<double> foldLm;
   /// \brief Size every Kernel column to n.
   void resize(std::size_t n);
 };
@@ -71,6 +91,13 @@ class SignalScorer {
   /// \brief Install the reference LM (see ngram_lm.hpp). Without it ref_ppl and
   /// sent_surprisal_sd are NaN.
   virtual void setLm(const LmCounts& counts) = 0;
+  /// \brief Install the contrast LM (after setLm). Without it contrast_bits and contrast_sd
+  /// are NaN.
+  virtual void setContrastLm(const LmCounts& counts) = 0;
+  /// \brief Install the fold-0 count tables of the reference and contrast LMs (the counts of
+  /// the documents of fold-0 groups; fold 1 is the rest). `contrastFold0` is ignored without a
+  /// contrast LM. kFoldScore documents are then also scored under each fold's LMs.
+  virtual void setFoldLms(const LmCounts& refFold0, const LmCounts& contrastFold0) = 0;
   /// \brief Enable MinHash band keys (BatchOutput::bandKeys).
   virtual void setMinHash(const MinHashParams& p) = 0;
   /// \brief Compute every signal of every document of the batch.

@@ -47,12 +47,23 @@ inline constexpr int kTail = kernelSlot(Col::tailScore);
 inline constexpr int kRefPpl = kernelSlot(Col::refPpl);
 inline constexpr int kSentSd = kernelSlot(Col::sentSurprisalSd);
 inline constexpr int kRefUni = kernelSlot(Col::refUnigramBits);
+inline constexpr int kRefSd = kernelSlot(Col::refBitsSd);
+inline constexpr int kRefLow = kernelSlot(Col::refLowFrac);
+inline constexpr int kConBits = kernelSlot(Col::contrastBits);
+inline constexpr int kConSd = kernelSlot(Col::contrastSd);
 inline constexpr int kTypes = kernelSlot(Col::nTypes);
+/// Kernel slots of kLmColumns, in its order.
+inline constexpr int kLmSlot[kNumLmColumns] = {kernelSlot(kLmColumns[0]), kernelSlot(kLmColumns[1]),
+                                               kernelSlot(kLmColumns[2]), kernelSlot(kLmColumns[3]),
+                                               kernelSlot(kLmColumns[4]), kernelSlot(kLmColumns[5]),
+                                               kernelSlot(kLmColumns[6])};
+static_assert(kNumLmColumns == 7, "kLmSlot lists every LM column");
 inline constexpr int kNumRealSlots = kernelSlots(ColumnType::F64);
 inline constexpr int kNumCountSlots = kernelSlots(ColumnType::U32);
 static_assert(kEntropy >= 0 && kTtr >= 0 && kMattr >= 0 && kBurstiness >= 0 && kDupLine >= 0 &&
                   kTop2 >= 0 && kDup5 >= 0 && kTail >= 0 && kRefPpl >= 0 && kSentSd >= 0 &&
-                  kRefUni >= 0 && kTypes >= 0,
+                  kRefUni >= 0 && kRefSd >= 0 && kRefLow >= 0 && kConBits >= 0 && kConSd >= 0 &&
+                  kTypes >= 0,
               "every value the kernel writes must be a Kernel column of the registry");
 static_assert(kernelSlots(ColumnType::U8) + kernelSlots(ColumnType::U16) +
                       kernelSlots(ColumnType::U64) + kernelSlots(ColumnType::I64) ==
@@ -69,9 +80,13 @@ struct ScoreFunctor {
   V<const std::uint32_t> lens, sentLens;
   V<const double> surprisal;
   std::uint64_t bucketMask;
-  V<const std::uint8_t> anchor;
+  V<const std::uint8_t> loo;       // kLooReference | kLooContrast per document
   V<const std::uint64_t> lmTable;  // [uni | bi | tri], empty without an LM
   std::uint64_t lmUniMask, lmNgramMask, lmTotal;
+  V<const std::uint64_t> conTable;  // the contrast LM, same layout; empty without one
+  std::uint64_t conUniMask, conNgramMask, conTotal;
+  V<const std::uint64_t> refFold0, conFold0;  // fold-0 counts (empty: no fold scoring)
+  std::uint64_t refFold0Total, conFold0Total;
   double lambda1, lambda2, lambda3;
   V<const std::uint64_t> wordOff, words, mhA, mhB;  // MinHash: a_k, b_k (empty: off)
   int mhBands, mhRows, mhShingle;
@@ -81,6 +96,7 @@ struct ScoreFunctor {
   V<std::uint32_t> tcnt, tpos, slot;
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> out;              // [doc][real slot]
   Kokkos::View<std::uint32_t**, Kokkos::LayoutLeft, Mem> outCount;  // [doc][count slot]
+  Kokkos::View<double**, Kokkos::LayoutLeft, Mem> outFold;  // [doc][fold x LM column]; or empty
 
   KOKKOS_INLINE_FUNCTION void operator()(const std::size_t d) const {
     const std::uint64_t t0 = tokOff(d);
@@ -258,79 +274,149 @@ struct ScoreFunctor {
     }
   }
 
-  /// Reference-LM perplexity and the spread of per-sentence mean surprisal. Anchor documents
-  /// are scored leave-one-out: their own counts (built in the scratch table) are subtracted.
-  KOKKOS_INLINE_FUNCTION void scoreLm(const std::size_t d, const std::uint64_t n,
-                                      const std::uint64_t* id, const ScratchTable& tab) const {
-    if (lmTable.extent(0) == 0) {
-      out(d, kRefPpl) = out(d, kSentSd) = out(d, kRefUni) = kx::quietNaN();
-      return;
+  /// One LM's counts for a document: a table, optionally minus another (fold 1 = all − fold 0),
+  /// and whether the document's own n-grams (keyed in the scratch table with this LM's tag) are
+  /// subtracted too.
+  struct LmTables {
+    const std::uint64_t* uni;
+    const std::uint64_t* bi;
+    const std::uint64_t* tri;
+    const std::uint64_t* sub;  ///< a table of the same layout to subtract, or nullptr
+    std::uint64_t uniMask, ngramMask;
+    std::uint64_t tag;  ///< own-count key tags tag+1..tag+3, in the top 4 bits
+    bool loo;
+    double total, v;  ///< N (own tokens removed when loo) and V
+    KOKKOS_INLINE_FUNCTION std::uint64_t key(std::uint64_t kind, std::uint64_t idx) const {
+      return (tag + kind) << 60 | idx;
     }
-    const std::uint64_t* uni = lmTable.data();
-    const std::uint64_t* bi = uni + lmUniMask + 1;
-    const std::uint64_t* tri = bi + lmNgramMask + 1;
-    constexpr std::uint64_t kTagU = 1ull << 60, kTagB = 2ull << 60, kTagT = 3ull << 60;
+    /// The table count at idx of table part `kind` (1 uni, 2 bi, 3 tri), minus `sub`'s.
+    KOKKOS_INLINE_FUNCTION std::uint64_t at(std::uint64_t kind, std::uint64_t idx) const {
+      const std::uint64_t off = kind == 1 ? 0 : kind == 2 ? uniMask + 1 : uniMask + ngramMask + 2;
+      const std::uint64_t c = (kind == 1 ? uni : kind == 2 ? bi : tri)[idx];
+      return sub ? c - sub[off + idx] : c;
+    }
+  };
+
+  KOKKOS_INLINE_FUNCTION static LmTables tables(const std::uint64_t* t, const std::uint64_t* sub,
+                                                std::uint64_t uniMask, std::uint64_t ngramMask,
+                                                std::uint64_t lmTot, std::uint64_t tag, bool loo,
+                                                std::uint64_t n) {
+    return {t,
+            t + uniMask + 1,
+            t + uniMask + 1 + ngramMask + 1,
+            sub,
+            uniMask,
+            ngramMask,
+            tag,
+            loo,
+            static_cast<double>(lmTot - (loo ? n + 1 : 0)),
+            static_cast<double>(uniMask + 1)};
+  }
+
+  /// The document's own uni-, bi- and trigram counts under m, keyed by table slot.
+  KOKKOS_INLINE_FUNCTION static void addOwn(const LmTables& m, const ScratchTable& tab,
+                                            const std::uint64_t n, const std::uint64_t* id) {
+    auto add = [&](std::uint64_t k) {
+      const std::uint32_t s = tab.probe(k);
+      if (tab.cnt[s] == 0) tab.key[s] = k;
+      ++tab.cnt[s];
+    };
     const std::uint64_t B = kBoundaryId;
-    const bool loo = anchor(d) != 0;
-    if (loo) {  // the document's own counts, keyed by table slot
-      tab.clear();
-      auto add = [&](std::uint64_t k) {
-        const std::uint32_t s = tab.probe(k);
-        if (tab.cnt[s] == 0) tab.key[s] = k;
-        ++tab.cnt[s];
-      };
-      std::uint64_t p2 = B, p1 = B;
-      for (std::uint64_t j = 0; j <= n; ++j) {
-        const std::uint64_t w = j < n ? id[j] : B;
-        add(kTagU | lm::uniIndex(w, lmUniMask));
-        add(kTagB | lm::biIndex(p1, w, lmNgramMask));
-        add(kTagT | lm::triIndex(p2, p1, w, lmNgramMask));
-        p2 = p1;
-        p1 = w;
-      }
-    }
-    auto own = [&](std::uint64_t k) -> std::uint64_t { return loo ? tab.cnt[tab.probe(k)] : 0; };
-    const double total = static_cast<double>(lmTotal - (loo ? n + 1 : 0));
-    const double v = static_cast<double>(lmUniMask + 1);
-    // Context counts of the first token: c(B, B) = c(B) = number of documents.
-    std::uint64_t cv = uni[lm::uniIndex(B, lmUniMask)] - own(kTagU | lm::uniIndex(B, lmUniMask));
-    std::uint64_t cuv = cv;
     std::uint64_t p2 = B, p1 = B;
+    for (std::uint64_t j = 0; j <= n; ++j) {
+      const std::uint64_t w = j < n ? id[j] : B;
+      add(m.key(1, lm::uniIndex(w, m.uniMask)));
+      add(m.key(2, lm::biIndex(p1, w, m.ngramMask)));
+      add(m.key(3, lm::triIndex(p2, p1, w, m.ngramMask)));
+      p2 = p1;
+      p1 = w;
+    }
+  }
+
+  KOKKOS_INLINE_FUNCTION static std::uint64_t own(const LmTables& m, const ScratchTable& tab,
+                                                  std::uint64_t k) {
+    return m.loo ? tab.cnt[tab.probe(k)] : 0;
+  }
+
+  KOKKOS_INLINE_FUNCTION static void prefetch(const LmTables& m, std::uint64_t u, std::uint64_t v,
+                                              std::uint64_t w) {
+    CLEANMIX_PREFETCH(m.uni + lm::uniIndex(w, m.uniMask));
+    CLEANMIX_PREFETCH(m.bi + lm::biIndex(v, w, m.ngramMask));
+    CLEANMIX_PREFETCH(m.tri + lm::triIndex(u, v, w, m.ngramMask));
+  }
+
+  /// Surprisal (bits) of w after (u, v) under m. cv and cuv are the context counts c(v) and
+  /// c(u v) and become c(w) and c(v w) for the next token; cw returns c(w).
+  KOKKOS_INLINE_FUNCTION double tokenBits(const LmTables& m, const ScratchTable& tab,
+                                          std::uint64_t u, std::uint64_t v, std::uint64_t w,
+                                          std::uint64_t& cv, std::uint64_t& cuv,
+                                          std::uint64_t& cw) const {
+    const std::uint64_t iu = lm::uniIndex(w, m.uniMask), ib = lm::biIndex(v, w, m.ngramMask),
+                        it = lm::triIndex(u, v, w, m.ngramMask);
+    cw = m.at(1, iu) - own(m, tab, m.key(1, iu));
+    const std::uint64_t cvw = m.at(2, ib) - own(m, tab, m.key(2, ib)),
+                        cuvw = m.at(3, it) - own(m, tab, m.key(3, it));
+    double p = lambda1 * (static_cast<double>(cw) + 1.0) / (m.total + m.v), wsum = lambda1;
+    if (cv > 0) {
+      const double r = static_cast<double>(cvw) / static_cast<double>(cv);
+      p += lambda2 * (r < 1.0 ? r : 1.0);
+      wsum += lambda2;
+    }
+    if (cuv > 0) {
+      const double r = static_cast<double>(cuvw) / static_cast<double>(cuv);
+      p += lambda3 * (r < 1.0 ? r : 1.0);
+      wsum += lambda3;
+    }
+    cuv = cvw;
+    cv = cw;
+    return -kx::log2(p / wsum);
+  }
+
+  /// The LM columns (kLmColumns order) of one document under ref and, when withCon, con.
+  KOKKOS_INLINE_FUNCTION void lmColumns(const std::size_t d, const std::uint64_t n,
+                                        const std::uint64_t* id, const ScratchTable& tab,
+                                        const LmTables& ref, const LmTables& con, bool withCon,
+                                        double* res) const {
+    const std::uint64_t B = kBoundaryId;
+    // Context counts of the first token: c(B, B) = c(B) = number of documents.
+    const std::uint64_t iB = lm::uniIndex(B, ref.uniMask);
+    std::uint64_t cv = ref.at(1, iB) - own(ref, tab, ref.key(1, iB)), cuv = cv, cw = 0;
+    const std::uint64_t iBc = lm::uniIndex(B, con.uniMask);
+    std::uint64_t ccv = withCon ? con.at(1, iBc) - own(con, tab, con.key(1, iBc)) : 0, ccuv = ccv,
+                  ccw = 0;
+    std::uint64_t p2 = B, p1 = B, low = 0;
     double sum = 0, sentSum = 0, mean = 0, m2 = 0, uniBits = 0;
+    double tokMean = 0, tokM2 = 0, dSum = 0, dMean = 0, dM2 = 0;
     std::uint64_t sent = sentOff(d), sentEnd = sentOff(d + 1), inSent = 0, nSent = 0;
     constexpr std::uint64_t kAhead = 8;  // prefetch distance: the loads are independent
     auto tok = [&](std::uint64_t j) { return j < n ? id[j] : B; };
     for (std::uint64_t j = 1; j <= kAhead && j <= n; ++j) {
-      CLEANMIX_PREFETCH(uni + lm::uniIndex(tok(j), lmUniMask));
-      CLEANMIX_PREFETCH(bi + lm::biIndex(j >= 1 ? tok(j - 1) : B, tok(j), lmNgramMask));
-      CLEANMIX_PREFETCH(tri +
-                        lm::triIndex(j >= 2 ? tok(j - 2) : B, tok(j - 1), tok(j), lmNgramMask));
+      prefetch(ref, j >= 2 ? tok(j - 2) : B, j >= 1 ? tok(j - 1) : B, tok(j));
+      if (withCon) prefetch(con, j >= 2 ? tok(j - 2) : B, j >= 1 ? tok(j - 1) : B, tok(j));
     }
     for (std::uint64_t j = 0; j <= n; ++j) {
       if (j + kAhead <= n) {
         const std::uint64_t a = j + kAhead;
-        CLEANMIX_PREFETCH(uni + lm::uniIndex(tok(a), lmUniMask));
-        CLEANMIX_PREFETCH(bi + lm::biIndex(tok(a - 1), tok(a), lmNgramMask));
-        CLEANMIX_PREFETCH(tri + lm::triIndex(tok(a - 2), tok(a - 1), tok(a), lmNgramMask));
+        prefetch(ref, tok(a - 2), tok(a - 1), tok(a));
+        if (withCon) prefetch(con, tok(a - 2), tok(a - 1), tok(a));
       }
       const std::uint64_t w = tok(j);
-      const std::uint64_t iu = lm::uniIndex(w, lmUniMask), ib = lm::biIndex(p1, w, lmNgramMask),
-                          it = lm::triIndex(p2, p1, w, lmNgramMask);
-      const std::uint64_t cw = uni[iu] - own(kTagU | iu), cvw = bi[ib] - own(kTagB | ib),
-                          cuvw = tri[it] - own(kTagT | it);
-      double p = lambda1 * (static_cast<double>(cw) + 1.0) / (total + v), wsum = lambda1;
-      if (cv > 0) {
-        const double r = static_cast<double>(cvw) / static_cast<double>(cv);
-        p += lambda2 * (r < 1.0 ? r : 1.0);
-        wsum += lambda2;
-      }
-      if (cuv > 0) {
-        const double r = static_cast<double>(cuvw) / static_cast<double>(cuv);
-        p += lambda3 * (r < 1.0 ? r : 1.0);
-        wsum += lambda3;
-      }
-      const double bits = -kx::log2(p / wsum);
+      const double bits = tokenBits(ref, tab, p2, p1, w, cv, cuv, cw);
       sum += bits;
+      const double k1 = static_cast<double>(j + 1);
+      {  // Welford over tokens, in token order
+        const double delta = bits - tokMean;
+        tokMean += delta / k1;
+        tokM2 += delta * (bits - tokMean);
+      }
+      low += bits < 2.0 ? 1 : 0;
+      if (withCon) {
+        const double diff = bits - tokenBits(con, tab, p2, p1, w, ccv, ccuv, ccw);
+        dSum += diff;
+        const double delta = diff - dMean;
+        dMean += delta / k1;
+        dM2 += delta * (diff - dMean);
+      }
       if (j < n) uniBits += kx::log2(static_cast<double>(cw) + 1.0);
       if (j < n && sent < sentEnd) {  // per-sentence mean surprisal, Welford over sentences
         sentSum += bits;
@@ -345,22 +431,74 @@ struct ScoreFunctor {
           ++sent;
         }
       }
-      cuv = cvw;
-      cv = cw;
       p2 = p1;
       p1 = w;
     }
-    out(d, kRefPpl) = kx::exp2(sum / static_cast<double>(n + 1));
+    const double predicted = static_cast<double>(n + 1);
+    res[0] = kx::exp2(sum / predicted);
     // ref_unigram_bits = mean of log2(N + V) − log2(c_w + 1): the constant term once, not per token
-    out(d, kRefUni) = n > 0 ? kx::log2(total + v) - uniBits / static_cast<double>(n) : 0.0;
-    out(d, kSentSd) = nSent >= 2 ? kx::sqrt(m2 / static_cast<double>(nSent)) : 0.0;
+    res[1] = n > 0 ? kx::log2(ref.total + ref.v) - uniBits / static_cast<double>(n) : 0.0;
+    res[2] = nSent >= 2 ? kx::sqrt(m2 / static_cast<double>(nSent)) : 0.0;
+    res[3] = kx::sqrt(tokM2 / predicted);
+    res[4] = static_cast<double>(low) / predicted;
+    res[5] = withCon ? dSum / predicted : kx::quietNaN();
+    res[6] = withCon ? kx::sqrt(dM2 / predicted) : kx::quietNaN();
+  }
+
+  /// Reference-LM perplexity, the spread of per-sentence and per-token surprisal, and, with a
+  /// contrast LM, the per-token surprisal difference between the two; for kFoldScore documents
+  /// the same under each fold's LMs. Documents an LM was counted from are scored leave-one-out
+  /// under it (and under their own fold's): their own counts, built in the scratch table, are
+  /// subtracted.
+  KOKKOS_INLINE_FUNCTION void scoreLm(const std::size_t d, const std::uint64_t n,
+                                      const std::uint64_t* id, const ScratchTable& tab) const {
+    double res[kNumLmColumns];
+    if (lmTable.extent(0) == 0) {
+      for (int k = 0; k < kNumLmColumns; ++k) out(d, kLmSlot[k]) = kx::quietNaN();
+      return;
+    }
+    const std::uint8_t m = loo(d);
+    const bool withCon = conTable.extent(0) > 0, inRef = (m & kLooReference) != 0,
+               inCon = withCon && (m & kLooContrast) != 0;
+    const std::uint64_t* R = lmTable.data();
+    const std::uint64_t* C = withCon ? conTable.data() : R;
+    const LmTables ref = tables(R, nullptr, lmUniMask, lmNgramMask, lmTotal, 0, inRef, n);
+    const LmTables con = tables(C, nullptr, conUniMask, conNgramMask, conTotal, 4, inCon, n);
+    if (inRef || inCon) tab.clear();
+    if (inRef) addOwn(ref, tab, n, id);
+    if (inCon) addOwn(con, tab, n, id);
+    lmColumns(d, n, id, tab, ref, withCon ? con : ref, withCon, res);
+    for (int k = 0; k < kNumLmColumns; ++k) out(d, kLmSlot[k]) = res[k];
+    if (outFold.extent(0) == 0) return;
+    const bool score = (m & kFoldScore) != 0;
+    const int mine = (m & kFold1) != 0 ? 1 : 0;
+    for (int f = 0; f < kNumLmFolds; ++f) {
+      if (!score) {
+        for (int k = 0; k < kNumLmColumns; ++k) outFold(d, f * kNumLmColumns + k) = kx::quietNaN();
+        continue;
+      }
+      // fold 0: its own tables; fold 1: everything minus fold 0
+      const std::uint64_t* rf0 = refFold0.data();
+      const std::uint64_t* cf0 = withCon ? conFold0.data() : rf0;
+      const LmTables fr = f == 0 ? tables(rf0, nullptr, lmUniMask, lmNgramMask, refFold0Total, 0,
+                                          inRef && mine == 0, n)
+                                 : tables(R, rf0, lmUniMask, lmNgramMask, lmTotal - refFold0Total,
+                                          0, inRef && mine == 1, n);
+      const LmTables fc = f == 0 ? tables(cf0, nullptr, conUniMask, conNgramMask, conFold0Total, 4,
+                                          inCon && mine == 0, n)
+                                 : tables(C, cf0, conUniMask, conNgramMask,
+                                          conTotal - conFold0Total, 4, inCon && mine == 1, n);
+      lmColumns(d, n, id, tab, fr, withCon ? fc : fr, withCon, res);
+      for (int k = 0; k < kNumLmColumns; ++k) outFold(d, f * kNumLmColumns + k) = res[k];
+    }
   }
 };
 
 /// \brief Scratch capacity of a document with n tokens (lines <= tokens, so one table fits
-/// both); anchor documents under an LM hold their own uni-, bi- and trigram counts (3n + 4 keys).
-inline std::uint64_t scratchCapacity(std::uint64_t n, bool looLm) {
-  const std::uint64_t keys = looLm ? 3 * n + 4 : n;
+/// both); a document scored leave-one-out holds its own uni-, bi- and trigram counts (3n + 3 keys)
+/// per LM it is left out of.
+inline std::uint64_t scratchCapacity(std::uint64_t n, int looLms) {
+  const std::uint64_t keys = looLms > 0 ? static_cast<std::uint64_t>(looLms) * (3 * n + 4) : n;
   std::uint64_t c = 16;
   while (c < 2 * keys) c <<= 1;
   return c;
@@ -406,6 +544,41 @@ class SignalScorerImpl final : public SignalScorer {
     for (int k = 0; k < 3; ++k) _lambda[k] = c.params.lambda[k];
   }
 
+  void setContrastLm(const LmCounts& c) override {
+    if (_lmTable.extent(0) == 0) fail("setContrastLm", "setLm() must be called first");
+    _conTable = V<std::uint64_t>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setContrastLm::table"),
+        c.table.size());
+    Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+        h(c.table.data(), c.table.size());
+    Kokkos::deep_copy(_conTable, h);
+    _conUniMask = c.uniSize() - 1;
+    _conNgramMask = c.ngramSize() - 1;
+    _conTotal = 0;
+    for (std::size_t b = 0; b < c.uniSize(); ++b) _conTotal += c.table[b];
+  }
+
+  void setFoldLms(const LmCounts& refFold0, const LmCounts& contrastFold0) override {
+    if (_lmTable.extent(0) != refFold0.table.size())
+      fail("setFoldLms", "call setLm() first, with a fold table of the reference LM's size");
+    auto put = [](V<std::uint64_t>& v, const LmCounts& c, std::uint64_t& total) {
+      v = V<std::uint64_t>(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setFoldLms::table"),
+          c.table.size());
+      Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+          h(c.table.data(), c.table.size());
+      Kokkos::deep_copy(v, h);
+      total = 0;
+      for (std::size_t b = 0; b < c.uniSize(); ++b) total += c.table[b];
+    };
+    put(_refFold0, refFold0, _refFold0Total);
+    if (_conTable.extent(0) > 0) {
+      if (_conTable.extent(0) != contrastFold0.table.size())
+        fail("setFoldLms", "the contrast fold table must have the contrast LM's size");
+      put(_conFold0, contrastFold0, _conFold0Total);
+    }
+  }
+
   void setMinHash(const MinHashParams& p) override {
     const int k = p.bands * p.rows;
     if (p.bands < 1 || p.rows < 1 || k > kMaxMinHashes || p.shingle < 1)
@@ -429,8 +602,7 @@ class SignalScorerImpl final : public SignalScorer {
     const std::size_t nd = in.numDocs(), nt = in.numTokens();
     std::vector<std::uint64_t> scr(nd + 1, 0);
     for (std::size_t d = 0; d < nd; ++d)
-      scr[d + 1] = scr[d] + scratchCapacity(in.tokOff[d + 1] - in.tokOff[d],
-                                            _lmTable.extent(0) > 0 && in.anchor[d] != 0);
+      scr[d + 1] = scr[d] + scratchCapacity(in.tokOff[d + 1] - in.tokOff[d], looLms(in.loo[d]));
 
     upload(_tokOff, in.tokOff, "tokOff");
     upload(_ids, in.ids, "ids");
@@ -440,7 +612,7 @@ class SignalScorerImpl final : public SignalScorer {
     upload(_lineOff, in.lineOff, "lineOff");
     upload(_lineHashes, in.lineHashes, "lineHashes");
     upload(_scrOff, scr, "scrOff");
-    upload(_anchor, in.anchor, "anchor");
+    upload(_loo, in.loo, "loo");
     upload(_wordOff, in.wordOff, "wordOff");
     upload(_words, in.words, "words");
     grow(_bandKeys, nd * static_cast<std::size_t>(_mh.bands), "bandKeys");
@@ -456,12 +628,26 @@ class SignalScorerImpl final : public SignalScorer {
           nd + nd / 2 + 1, kNumCountSlots);
     }
 
+    const bool folds = _refFold0.extent(0) > 0;
+    if (folds && _outFold.extent(0) < nd)
+      _outFold = decltype(_outFold)(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::outFold"),
+          nd + nd / 2 + 1, kNumLmFolds * kNumLmColumns);
     ScoreFunctor<ExecSpace> f{
-        _tokOff,   _ids,       _sentOff,   _lineOff,    _lineHashes, _scrOff,    _lens,
-        _sentLens, _surprisal, _mask,      _anchor,     _lmTable,    _lmUniMask, _lmNgramMask,
-        _lmTotal,  _lambda[0], _lambda[1], _lambda[2],  _wordOff,    _words,     _mhA,
-        _mhB,      _mh.bands,  _mh.rows,   _mh.shingle, _mh.seed,    _bandKeys,  _tkey,
-        _tcnt,     _tpos,      _slot,      _out,        _outCount};
+        _tokOff,        _ids,           _sentOff,
+        _lineOff,       _lineHashes,    _scrOff,
+        _lens,          _sentLens,      _surprisal,
+        _mask,          _loo,           _lmTable,
+        _lmUniMask,     _lmNgramMask,   _lmTotal,
+        _conTable,      _conUniMask,    _conNgramMask,
+        _conTotal,      _refFold0,      _conFold0,
+        _refFold0Total, _conFold0Total, _lambda[0],
+        _lambda[1],     _lambda[2],     _wordOff,
+        _words,         _mhA,           _mhB,
+        _mh.bands,      _mh.rows,       _mh.shingle,
+        _mh.seed,       _bandKeys,      _tkey,
+        _tcnt,          _tpos,          _slot,
+        _out,           _outCount,      folds ? _outFold : decltype(_outFold)()};
     Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
                          f);
     kx::fence(_space, "cleanmix::score::fence");
@@ -473,6 +659,16 @@ class SignalScorerImpl final : public SignalScorer {
     Kokkos::deep_copy(hostOut, _out);
     auto hostCount = Kokkos::create_mirror_view(_outCount);
     Kokkos::deep_copy(hostCount, _outCount);
+    out.foldLm.clear();
+    if (folds) {
+      auto hostFold = Kokkos::create_mirror_view(_outFold);
+      Kokkos::deep_copy(hostFold, _outFold);
+      out.foldLm.resize(nd * kNumLmFolds * kNumLmColumns);
+      for (std::size_t d = 0; d < nd; ++d)
+        for (int k = 0; k < kNumLmFolds * kNumLmColumns; ++k)
+          out.foldLm[d * kNumLmFolds * kNumLmColumns + static_cast<std::size_t>(k)] =
+              hostFold(d, k);
+    }
     out.visit([&](const ColumnInfo& c, auto& v) {
       if (c.stage != ColumnStage::Kernel) return;
       const int slot = kernelSlot(c.id);
@@ -514,14 +710,19 @@ class SignalScorerImpl final : public SignalScorer {
   std::uint64_t _mask = 0;
   V<std::uint64_t> _tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _tkey;
   V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot;
-  V<std::uint8_t> _anchor;
+  V<std::uint8_t> _loo;
   V<std::uint64_t> _wordOff, _words, _mhA, _mhB, _bandKeys;
   MinHashParams _mh;
   V<std::uint64_t> _lmTable;
   std::uint64_t _lmUniMask = 0, _lmNgramMask = 0, _lmTotal = 0;
+  V<std::uint64_t> _conTable;
+  std::uint64_t _conUniMask = 0, _conNgramMask = 0, _conTotal = 0;
+  V<std::uint64_t> _refFold0, _conFold0;
+  std::uint64_t _refFold0Total = 0, _conFold0Total = 0;
   double _lambda[3] = {0, 0, 0};
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> _out;
   Kokkos::View<std::uint32_t**, Kokkos::LayoutLeft, Mem> _outCount;
+  Kokkos::View<double**, Kokkos::LayoutLeft, Mem> _outFold;
 };
 
 }  // namespace cleanmix::kernels

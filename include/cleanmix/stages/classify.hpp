@@ -25,9 +25,11 @@ struct GroupCvRow {
   std::uint8_t trained = 0;  ///< 0: the other groups lacked a class, so it was not judged
   std::uint64_t human = 0, falsePositives = 0, synthetic = 0, truePositives = 0;
   double threshold = 0;  ///< set on the other groups' out-of-group human scores
+  /// its LM fold (cv_lm = "folds": its LM features came from the other fold's LMs), or 255
+  std::uint8_t lmFold = 255;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& group& trained& human& falsePositives& synthetic& truePositives& threshold;
+    ar& group& trained& human& falsePositives& synthetic& truePositives& threshold& lmFold;
   }
 };
 
@@ -35,6 +37,8 @@ struct GroupCvRow {
 struct GroupCvSummary {
   bool ran = false;
   std::string note;  ///< why it did not run, when it did not
+  /// LMs behind the LM features: "folds" (the left-out group's fold excluded) or "shared"
+  std::string lmCv = "shared";
   std::vector<GroupCvRow> rows;
   double auroc = 0, tprAt1 = 0, tprAt5 = 0;  ///< pooled out-of-group
   double threshold = 0;                      ///< target FPR on the pooled out-of-group human scores
@@ -44,7 +48,7 @@ struct GroupCvSummary {
   std::vector<std::uint32_t> groups;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& ran& note& rows& auroc& tprAt1& tprAt5& threshold& human& falsePositives& synthetic&
+    ar& ran& note& lmCv& rows& auroc& tprAt1& tprAt5& threshold& human& falsePositives& synthetic&
         truePositives& scores& labels& groups;
   }
 };

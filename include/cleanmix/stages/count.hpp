@@ -45,6 +45,8 @@ struct LmSummary {
   int unigramBits = 0, tableBits = 0;
   double lambda[3] = {0, 0, 0};
   std::uint64_t tableBytes = 0, anchorDocs = 0, predictedTokens = 0;
+  int contrastTableBits = 0;  ///< 0: no contrast LM
+  std::uint64_t contrastTableBytes = 0, contrastDocs = 0, contrastTokens = 0;
   double anchorLooPerplexity = 0;  ///< token-weighted over anchor docs, leave-one-out
 };
 
@@ -61,6 +63,10 @@ struct CountResult {
   std::vector<std::uint64_t> unigram;  ///< anchor + pool, all classes
   LmCounts lm;
   std::uint64_t anchorDocs = 0;
+  LmCounts contrast;  ///< the contrast LM (synthetic_known training sources); empty when off
+  std::uint64_t contrastDocs = 0;
+  /// Fold-0 groups' counts of both LMs (lmFoldOf; ClassifierSetup::lmFolds), else empty.
+  LmCounts refFold0, contrastFold0;
   NbCounts nb;
   PieceTally tally;                     ///< lines, docs, errors per piece
   std::vector<std::uint64_t> lineBase;  ///< line offset of each piece within its shard
@@ -90,11 +96,13 @@ struct CountSegment {
   std::vector<std::uint64_t> errLine;  ///< 1-based line within the piece
   std::vector<std::uint64_t> errReasonEnd;
   std::vector<std::uint8_t> errReasonText;
-  std::vector<std::uint64_t> countIdx, countVal, lmIdx, lmVal, nbIdx, nbVal;
+  std::vector<std::uint64_t> countIdx, countVal, lmIdx, lmVal, nbIdx, nbVal, contrastIdx,
+      contrastVal, refFold0Idx, refFold0Val, contrastFold0Idx, contrastFold0Val;
   std::vector<std::uint64_t> benchKey, benchSources;
   std::vector<std::uint32_t> benchLen;
   std::vector<std::uint64_t> benchSkipped;  ///< per source
   std::vector<std::uint64_t> anchorDocs;    ///< one value
+  std::vector<std::uint64_t> contrastDocs;  ///< one value
 
   template <class F>
   void visit(F&& f) {
@@ -117,6 +125,13 @@ struct CountSegment {
     f("bench_len", benchLen);
     f("bench_skipped", benchSkipped);
     f("anchor_docs", anchorDocs);
+    f("contrast_idx", contrastIdx);
+    f("contrast_val", contrastVal);
+    f("contrast_docs", contrastDocs);
+    f("ref_fold0_idx", refFold0Idx);
+    f("ref_fold0_val", refFold0Val);
+    f("contrast_fold0_idx", contrastFold0Idx);
+    f("contrast_fold0_val", contrastFold0Val);
   }
 };
 

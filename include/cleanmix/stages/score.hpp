@@ -34,6 +34,9 @@ struct ScoreRows {
   DocRows d;  ///< the scored columns (ColumnInfo::scored()) are filled
   std::vector<std::uint64_t> exactKeys, bandKeys;
   std::vector<std::uint8_t> provRank, participate, label, holdout;
+  /// [labelled document, in row order][fold][kLmColumns]: the LM columns under each fold's LMs
+  /// (classifier.cv_lm = "folds"), else empty
+  std::vector<double> foldLm;
   // integer partial sums (added, not appended)
   std::vector<std::uint64_t> benchDirty = std::vector<std::uint64_t>(64, 0);
   std::int64_t looBitsMicro = 0;  ///< anchor leave-one-out surprisal in micro-bits (exact sum)
@@ -53,6 +56,7 @@ struct ScoreRows {
     f("participate", participate);
     f("label", label);
     f("holdout", holdout);
+    f("fold_lm", foldLm);
   }
   /// \brief Append `o`'s rows and add its partial sums.
   void append(ScoreRows& o);
