@@ -39,7 +39,7 @@ std::vector<LabelledRow> labelledRows(const Communicator& comm, const Classifier
     lmFeature[k] = featureIndex(c.name);
     lmLog2[k] = c.feature == Feature::Log2;
   }
-  constexpr std::size_t kPer = kNumLmFolds * kNumLmColumns;
+  constexpr auto kPer = static_cast<std::size_t>(kNumLmFolds) * kNumLmColumns;
   std::vector<LabelledRow> out;
   std::size_t nthLabelled = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -75,8 +75,8 @@ GroupCvSummary crossValidate(const ClassifierParams& params, std::span<const dou
                              const std::vector<std::string>& groupNames,
                              const std::vector<std::uint8_t>& mask) {
   GroupCvSummary s;
-  std::vector<std::uint8_t> groupFold;
-  for (const auto& g : groupNames) groupFold.push_back(lmFoldOf(g));
+  std::vector<std::uint8_t> groupFold(groupNames.size());
+  for (std::size_t k = 0; k < groupNames.size(); ++k) groupFold[k] = lmFoldOf(groupNames[k]);
   const GroupCv cv =
       leaveOneGroupOut(tr, ytr, gtr, params.l2, params.targetFpr, mask, trFolds,
                        trFolds.empty() ? std::span<const std::uint8_t>() : groupFold);
@@ -133,16 +133,17 @@ ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSe
   std::vector<std::uint8_t> ytr, yho;
   std::vector<std::uint32_t> gtr;
   bool folds = !all.empty();
-  for (const auto& r : all) folds &= r.foldFeatures.size() == kNumLmFolds * kNumFeatures;
+  for (const auto& r : all)
+    folds &= r.foldFeatures.size() == static_cast<std::size_t>(kNumLmFolds) * kNumFeatures;
   std::size_t ntr = 0;
   for (const auto& r : all) ntr += r.holdout ? 0 : 1;
   if (folds) trFolds.reserve(kNumLmFolds * ntr * kNumFeatures);
   for (int f = 0; f < kNumLmFolds && folds; ++f)
     for (const auto& r : all)
       if (!r.holdout)
-        trFolds.insert(
-            trFolds.end(), r.foldFeatures.begin() + static_cast<std::ptrdiff_t>(f * kNumFeatures),
-            r.foldFeatures.begin() + static_cast<std::ptrdiff_t>((f + 1) * kNumFeatures));
+        trFolds.insert(trFolds.end(),
+                       r.foldFeatures.begin() + static_cast<std::ptrdiff_t>(f) * kNumFeatures,
+                       r.foldFeatures.begin() + static_cast<std::ptrdiff_t>(f + 1) * kNumFeatures);
   for (const auto& r : all) {
     auto& x = r.holdout ? ho : tr;
     x.insert(x.end(), r.features.begin(), r.features.end());

@@ -119,7 +119,7 @@ class BatchScorer {
     d.append(_out, [](const ColumnInfo& c) { return c.stage == ColumnStage::Kernel; });
     cur.bandKeys.insert(cur.bandKeys.end(), _out.bandKeys.begin(), _out.bandKeys.end());
     if (_folds) {
-      constexpr std::size_t kPer = kNumLmFolds * kNumLmColumns;
+      constexpr auto kPer = static_cast<std::size_t>(kNumLmFolds) * kNumLmColumns;
       for (std::size_t i = 0; i < b.size(); ++i)
         if (_in.loo[i] & kFoldScore)
           cur.foldLm.insert(cur.foldLm.end(), _out.foldLm.begin() + i * kPer,
