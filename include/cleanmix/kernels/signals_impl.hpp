@@ -531,45 +531,37 @@ class SignalScorerImpl final : public SignalScorer {
     _mask = nb - 1;
   }
 
-  void setLm(const LmCounts& c) override {
-    _lmTable = V<std::uint64_t>(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setLm::table"), c.table.size());
+  /// Copy an LM's count table to the device; returns its unigram total N.
+  static std::uint64_t uploadLm(V<std::uint64_t>& v, const LmCounts& c, const char* label) {
+    v = V<std::uint64_t>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)),
+                         c.table.size());
     Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
         h(c.table.data(), c.table.size());
-    Kokkos::deep_copy(_lmTable, h);
+    Kokkos::deep_copy(v, h);
+    std::uint64_t total = 0;
+    for (std::size_t b = 0; b < c.uniSize(); ++b) total += c.table[b];
+    return total;
+  }
+
+  void setLm(const LmCounts& c) override {
+    _lmTotal = uploadLm(_lmTable, c, "cleanmix::setLm::table");
     _lmUniMask = c.uniSize() - 1;
     _lmNgramMask = c.ngramSize() - 1;
-    _lmTotal = 0;
-    for (std::size_t b = 0; b < c.uniSize(); ++b) _lmTotal += c.table[b];
     for (int k = 0; k < 3; ++k) _lambda[k] = c.params.lambda[k];
   }
 
   void setContrastLm(const LmCounts& c) override {
     if (_lmTable.extent(0) == 0) fail("setContrastLm", "setLm() must be called first");
-    _conTable = V<std::uint64_t>(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setContrastLm::table"),
-        c.table.size());
-    Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-        h(c.table.data(), c.table.size());
-    Kokkos::deep_copy(_conTable, h);
+    _conTotal = uploadLm(_conTable, c, "cleanmix::setContrastLm::table");
     _conUniMask = c.uniSize() - 1;
     _conNgramMask = c.ngramSize() - 1;
-    _conTotal = 0;
-    for (std::size_t b = 0; b < c.uniSize(); ++b) _conTotal += c.table[b];
   }
 
   void setFoldLms(const LmCounts& refFold0, const LmCounts& contrastFold0) override {
     if (_lmTable.extent(0) != refFold0.table.size())
       fail("setFoldLms", "call setLm() first, with a fold table of the reference LM's size");
     auto put = [](V<std::uint64_t>& v, const LmCounts& c, std::uint64_t& total) {
-      v = V<std::uint64_t>(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::setFoldLms::table"),
-          c.table.size());
-      Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-          h(c.table.data(), c.table.size());
-      Kokkos::deep_copy(v, h);
-      total = 0;
-      for (std::size_t b = 0; b < c.uniSize(); ++b) total += c.table[b];
+      total = uploadLm(v, c, "cleanmix::setFoldLms::table");
     };
     put(_refFold0, refFold0, _refFold0Total);
     if (_conTable.extent(0) > 0) {
