@@ -140,6 +140,20 @@ def check_groups(f, paths):
     judged = sum(int(h) + int(s) for h, s in zip(g["human"][:], g["synthetic"][:]))
     if judged != c.attrs["train_docs"]:
         fails.append(f"/classifier/groups hold {judged} documents, train_docs is {c.attrs['train_docs']}")
+    # cv_lm = folds: every group carries its LM fold (0/1), and with both classes of labelled
+    # documents the contrast LM exists and its columns are finite wherever ref_ppl is
+    cv_lm = c.attrs["cv_lm"].decode() if isinstance(c.attrs["cv_lm"], bytes) else c.attrs["cv_lm"]
+    folds = g["lm_fold"][:]
+    if cv_lm == "folds" and not set(folds.tolist()) <= {0, 1}:
+        fails.append(f"cv_lm = folds but /classifier/groups/lm_fold holds {sorted(set(folds.tolist()))}")
+    if cv_lm == "shared" and (folds != 255).any():
+        fails.append("cv_lm = shared but some group has an LM fold")
+    if f["lm"].attrs["contrast_docs"] > 0:
+        finite_ref = ~np.isnan(d["ref_ppl"][:])
+        for col in ("contrast_bits", "contrast_sd"):
+            bad = int((np.isnan(d[col][:]) & finite_ref).sum())
+            if bad:
+                fails.append(f"/docs/{col} is NaN in {bad} documents with a finite ref_ppl")
     if not c.attrs["cv_ran"]:
         return fails
     o = c["out_of_group"]
