@@ -88,7 +88,8 @@ void nbFeatures(const NbCounts& c, std::span<const std::uint64_t> ids, int ownCl
 
 double LinearModel::probability(const double* x) const {
   double z = bias;
-  for (std::size_t j = 0; j < weight.size(); ++j) z += weight[j] * (x[j] - mean[j]) / sd[j];
+  for (std::size_t j = 0; j < weight.size(); ++j)  // unused features (weight 0) may be NaN
+    if (weight[j] != 0) z += weight[j] * (x[j] - mean[j]) / sd[j];
   return 1.0 / (1.0 + std::exp(-z));
 }
 
@@ -367,8 +368,9 @@ VoteModel fitVote(std::span<const double> rows, std::span<const std::uint8_t> la
 }
 
 double auroc(std::span<const double> scores, std::span<const std::uint8_t> labels) {
-  std::vector<std::pair<double, std::uint8_t>> xs;
-  for (std::size_t i = 0; i < scores.size(); ++i) xs.emplace_back(scores[i], labels[i]);
+  std::vector<std::pair<double, std::uint8_t>> xs;  // NaN scores are left out (unordered)
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (!std::isnan(scores[i])) xs.emplace_back(scores[i], labels[i]);
   std::sort(xs.begin(), xs.end());
   double rankSum = 0, npos = 0;
   for (std::size_t i = 0; i < xs.size();) {

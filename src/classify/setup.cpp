@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "cleanmix/core/error.hpp"
+
 namespace cleanmix {
 
 int trainingLabel(const SourceConfig& src) {
@@ -52,6 +54,18 @@ ClassifierSetup setupClassifier(const ClassifierParams& params,
   for (const auto& src : sources) {
     human |= trainingLabel(src) == 0;
     synthetic |= trainingLabel(src) == 1;
+  }
+  // A loaded model that weighs the contrast features needs this run's contrast LM, which is
+  // counted from its synthetic_known sources (the model file does not carry it).
+  if (s.loaded && params.enabled && !synthetic) {
+    const auto& names = featureNames();
+    for (std::size_t k = 0; k < names.size() && k < s.loaded->linear.weight.size(); ++k)
+      if (names[k].starts_with("contrast_") && s.loaded->linear.weight[k] != 0)
+        configFail("setupClassifier",
+                   "model {} uses {}, which needs the contrast LM of synthetic_known sources, but "
+                   "this config has none: add the labelled synthetic sources the model was "
+                   "calibrated with, or calibrate a model without contrast_* features",
+                   params.model, names[k]);
   }
   s.active = params.enabled && (s.loaded || (human && synthetic));
   s.fitNb = s.active && !s.loaded;

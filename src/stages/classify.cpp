@@ -153,7 +153,24 @@ ClassifyResult fitAndEvaluate(const ClassifierParams& params, const ClassifierSe
   ClassifyResult res;
   ClassifierModel& m = res.model;
   ClassifierSummary& s = res.summary;
-  const std::vector<std::uint8_t> mask = params.featureMask();
+  // A chosen feature that is NaN in some training row (e.g. contrast_* without a contrast LM)
+  // cannot be fitted: it is left out, and said so.
+  std::vector<std::uint8_t> mask = params.featureMask();
+  std::vector<std::string> dropped;
+  for (std::size_t j = 0; j < mask.size() && !setup.loaded; ++j) {
+    if (!mask[j]) continue;
+    for (std::size_t i = 0; i < ytr.size(); ++i)
+      if (std::isnan(tr[i * kNumFeatures + j])) {
+        mask[j] = 0;
+        dropped.push_back(featureNames()[j]);
+        break;
+      }
+  }
+  if (!dropped.empty())
+    fmt::print(stderr,
+               "[cleanmix] classifier: left out {} (NaN in labelled documents, e.g. no contrast "
+               "LM)\n",
+               fmt::join(dropped, ", "));
   if (setup.loaded) {
     m = *setup.loaded;
     s.thresholdFrom = "model file";
@@ -234,12 +251,10 @@ ClassifyResult runClassify(const Communicator& comm, const ClassifierParams& par
   cl.weights = model.linear.weight;
   cl.trainDocs = model.trainDocs;
   cl.groupNames = docs.groupNames;
-  {
+  {  // the features the model weighs (a chosen feature that could not be fitted has weight 0)
     const auto& names = featureNames();
-    const auto mask = params.featureMask();
     for (std::size_t k = 0; k < names.size(); ++k)
-      if (setup.loaded ? model.linear.weight[k] != 0 : mask[k] != 0)
-        cl.features.push_back(names[k]);
+      if (model.linear.weight[k] != 0) cl.features.push_back(names[k]);
   }
   std::uint64_t suspected = 0, notJudged = 0;
   double x[kNumFeatures];

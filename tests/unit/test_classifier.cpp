@@ -274,3 +274,22 @@ TEST(Classifier, RangeModelIsMahalanobisAndItsQuantileHolds) {
   EXPECT_FALSE(fitRange(rows, use, 0.99).inRange(far.data()));
   EXPECT_TRUE(fitRange(rows, use, 1.0).inRange(far.data()));
 }
+
+// A NaN score is left out of the AUROC (it used to loop forever), and a NaN in a feature the
+// model does not weigh (weight 0, e.g. contrast_* without a contrast LM) leaves p finite.
+TEST(Classifier, NanScoresAndUnweighedNanFeatures) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> s{0.1, nan, 0.9, 0.8, nan};
+  const std::vector<std::uint8_t> y{0, 1, 1, 1, 0};
+  EXPECT_DOUBLE_EQ(auroc(s, y), 1.0);
+  LinearModel m;
+  m.mean.assign(kNumFeatures, 0);
+  m.sd.assign(kNumFeatures, 1);
+  m.weight.assign(kNumFeatures, 0);
+  m.weight[0] = 2;
+  std::vector<double> x(kNumFeatures, nan);
+  x[0] = 0.5;
+  EXPECT_NEAR(m.probability(x.data()), 1.0 / (1.0 + std::exp(-1.0)), 1e-12);
+  x[0] = nan;
+  EXPECT_TRUE(std::isnan(m.probability(x.data())));
+}
