@@ -18,7 +18,7 @@ cleanmix_build_packages=(
   build-essential cmake make pkg-config ccache
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libtrilinos-kokkos-dev
   libboost-serialization-dev libsimdjson-dev libzstd-dev zlib1g-dev libxxhash-dev
-  libutf8proc-dev libcli11-dev libtomlplusplus-dev libfmt-dev libgtest-dev
+  libutf8proc-dev libpcre2-dev libsentencepiece-dev libcli11-dev libtomlplusplus-dev libfmt-dev libgtest-dev
   python3 python3-h5py python3-numpy python3-matplotlib
 )
 # Only the tests use these: clang + compiler-rt (tests/fuzz, libFuzzer + ASan/UBSan), Slurm +

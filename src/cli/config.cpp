@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Kind { String, Integer, Float, StringList, Bool, FloatList };
+enum class Kind { String, Integer, Float, StringList, Bool, FloatList, StringOrInteger };
 
 const char* kindName(Kind k) {
   switch (k) {
@@ -28,6 +28,7 @@ const char* kindName(Kind k) {
     case Kind::StringList: return "a string or an array of strings";
     case Kind::Bool: return "a boolean";
     case Kind::FloatList: return "an array of numbers";
+    case Kind::StringOrInteger: return "a string or an integer";
   }
   return "?";
 }
@@ -43,7 +44,14 @@ const std::map<std::string, std::map<std::string, Kind>>& schema() {
         {"checkpoint", Kind::Bool},
         {"checkpoint_seconds", Kind::Float},
         {"keep_checkpoints", Kind::Bool}}},
-      {"tokenizer", {{"kind", Kind::String}, {"vocab_bits", Kind::Integer}}},
+      {"tokenizer",
+       {{"kind", Kind::String},
+        {"vocab_bits", Kind::Integer},
+        {"model", Kind::String},
+        {"preset", Kind::String},
+        {"pattern", Kind::String},
+        {"eod", Kind::StringOrInteger},
+        {"append_eod", Kind::Bool}}},
       {"lm",
        {{"table_bits", Kind::Integer},
         {"contrast_table_bits", Kind::Integer},
@@ -140,6 +148,7 @@ bool hasKind(const toml::node& n, Kind k) {
         return true;
       }
       return false;
+    case Kind::StringOrInteger: return n.is_string() || n.is_integer();
     case Kind::StringList:
       if (n.is_string()) return true;
       if (const auto* a = n.as_array()) {
@@ -270,13 +279,50 @@ RunParams parseRun(const Ctx& ctx, const toml::table& root, const fs::path& base
   return r;
 }
 
-TokenizerParams parseTokenizer(const Ctx& ctx, const toml::table& root) {
+TokenizerParams parseTokenizer(const Ctx& ctx, const toml::table& root, const fs::path& baseDir) {
   TokenizerParams t;
   t.kind = get<std::string>(root, "tokenizer", "kind", "words");
-  if (t.kind != "words")
-    configFail("loadConfig", "{}: tokenizer.kind = '{}' is not available (built in: 'words')",
-               ctx.where(*root["tokenizer"]["kind"].node()), t.kind);
-  t.vocabBits = static_cast<int>(getPositive(ctx, root, "tokenizer", "vocab_bits", 20, 8, 28));
+  const auto& kinds = tokenizerKinds();
+  if (std::find(kinds.begin(), kinds.end(), t.kind) == kinds.end())
+    configFail("loadConfig", "{}: tokenizer.kind = '{}' is not available (known: {})",
+               ctx.where(*root["tokenizer"]["kind"].node()), t.kind, fmt::join(kinds, ", "));
+  if (const auto m = root["tokenizer"]["model"].value<std::string>())
+    t.model = resolve(baseDir, *m).string();
+  t.preset = get<std::string>(root, "tokenizer", "preset", "");
+  t.pattern = get<std::string>(root, "tokenizer", "pattern", "");
+  if (const auto id = root["tokenizer"]["eod"].value<std::int64_t>())
+    t.eod = fmt::format("#{}", *id);
+  else
+    t.eod = get<std::string>(root, "tokenizer", "eod", "");
+  t.appendEod = get<bool>(root, "tokenizer", "append_eod", false);
+  if (t.kind == "words") {
+    for (const char* k : {"model", "preset", "pattern"})
+      if (root["tokenizer"][k])
+        configFail("loadConfig", "{}: tokenizer.{} needs a model tokenizer (tokenizer.kind)",
+                   ctx.where(*root["tokenizer"][k].node()), k);
+    t.vocabBits = static_cast<int>(getPositive(ctx, root, "tokenizer", "vocab_bits", 20, 8, 28));
+    if (!t.eod.empty() || t.appendEod) makeTokenizer(t);  // the error names the problem
+    return t;
+  }
+  // A model tokenizer: load it now, so a bad file is an error before any work starts, and size
+  // the histograms to its vocabulary (exact ids).
+  const auto tok = makeTokenizer(t);
+  const int need = vocabBitsFor(*tok);
+  if (need > 28)
+    configFail("loadConfig",
+               "tokenizer.model '{}': a vocabulary of {} needs 2^{} buckets (at most "
+               "2^28)",
+               t.model, tok->identity().vocabSize, need);
+  t.vocabBits = need;
+  if (const auto vb = root["tokenizer"]["vocab_bits"].value<std::int64_t>()) {
+    if (*vb < need)
+      configFail("loadConfig",
+                 "{}: tokenizer.vocab_bits = {} is too small for the vocabulary of {} "
+                 "tokens in '{}' (needs {}; leave it unset to follow the vocabulary)",
+                 ctx.where(*root["tokenizer"]["vocab_bits"].node()), *vb, tok->identity().vocabSize,
+                 t.model, need);
+    t.vocabBits = static_cast<int>(std::min<std::int64_t>(*vb, 28));
+  }
   return t;
 }
 
@@ -607,7 +653,10 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.effectiveToml = os.str();
   c.resultToml = resultToml(root);
   c.run = parseRun(ctx, root, baseDir, displayName);
-  c.tokenizer = parseTokenizer(ctx, root);
+  c.tokenizer = parseTokenizer(ctx, root, baseDir);
+  if (c.tokenizer.kind != "words")  // the model file's content is part of what a result depends on
+    c.resultToml += fmt::format("\n# tokenizer model xxh3_64 {}\n",
+                                makeTokenizer(c.tokenizer)->identity().modelHash);
   c.ingest = parseIngest(ctx, root);
   c.score = parseScore(ctx, root);
   c.lm = parseLm(ctx, root, c.tokenizer.vocabBits);

@@ -78,8 +78,8 @@ void planMixAudit(const Communicator& comm, const RunConfig& cfg, const RunOptio
   r.plan = runPlan(comm, cfg.plan, cfg.sources, cfg.run.seed, docs, docOffset);
   std::unique_ptr<Materializer> materializer;
   if (!opts.materializeDir.empty())
-    materializer =
-        std::make_unique<Materializer>(comm, cfg.materialize, opts.materializeDir, corpus);
+    materializer = std::make_unique<Materializer>(comm, cfg.materialize, opts.materializeDir,
+                                                  corpus, tokenizer);
   const MixPass mix = runMixPass(comm, mixParams(cfg, cfg.audit.enabled), corpus, tokenizer, docs,
                                  docOffset, materializer.get(), progress);
   if (materializer) materializer->finish(mix, cfg.run.seed, r.plan.realised);

@@ -37,6 +37,7 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
   MixPass out;
   out.mixCounts.assign(nb, 0);
   std::vector<TokenizedDoc> tdocs;
+  const std::uint64_t extra = tokenizer.extraTokens();  // the appended EOD
   std::size_t row = 0;
   progress.start("plan", corpus.end - corpus.begin, corpus.myBytes);
   readPieces(
@@ -63,9 +64,9 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
           const std::uint64_t doc = docOffset + row;
           const bool anchor = sources[docs.source[row]].role == Role::Anchor;
           if (materialize) {
-            if (anchor) materializer->addAnchor(docs, row, doc, b.text(i), ids.size());
+            if (anchor) materializer->addAnchor(docs, row, doc, b.text(i), ids.size() + extra);
             for (const int dest : copyDest[row])
-              textOut[dest].push_back({doc, ids.size(), docs.line[row], docs.source[row],
+              textOut[dest].push_back({doc, ids.size() + extra, docs.line[row], docs.source[row],
                                        docs.shard[row], docs.inferred[row],
                                        std::string(b.text(i))});
           }

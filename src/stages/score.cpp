@@ -73,7 +73,12 @@ class BatchScorer {
  public:
   BatchScorer(const Corpus& corpus, const Tokenizer& tok, const CountResult& counts,
               const ClassifierSetup& cls, SignalScorer& kernel)
-      : _corpus(corpus), _tok(tok), _counts(counts), _cls(cls), _kernel(kernel) {
+      : _corpus(corpus),
+        _tok(tok),
+        _counts(counts),
+        _cls(cls),
+        _kernel(kernel),
+        _extraTokens(tok.extraTokens()) {
     if (cls.active) _work.nb = &counts.nb;
     _work.bench = counts.bench.empty() ? nullptr : &counts.bench;
   }
@@ -101,7 +106,7 @@ class BatchScorer {
       d.provenance.push_back(static_cast<std::uint8_t>(src.provenance));
       d.group.push_back(d.groupIndex(b.group(i)));
       d.nBytes.push_back(td.norm.size());
-      d.nTokens.push_back(td.ids.size());
+      d.nTokens.push_back(td.ids.size() + _extraTokens);  // + the appended EOD
       d.nSentences.push_back(static_cast<std::uint32_t>(td.sentLens.size()));
       d.utf8Replaced.push_back(b.replaced[i] + td.replaced);
       d.compressionRatio.push_back(_work.compression[i]);
@@ -158,6 +163,7 @@ class BatchScorer {
   const CountResult& _counts;
   const ClassifierSetup& _cls;
   SignalScorer& _kernel;
+  std::uint64_t _extraTokens;  ///< tokens a trainer sees beyond the ids (the EOD)
   HostWork _work;
   bool _folds = false;  ///< labelled documents are also scored under the fold LMs
   std::vector<TokenizedDoc> _docs;

@@ -138,6 +138,41 @@ std::string normalizeTextReference(std::string_view in) {
   return out;
 }
 
+void appendLineHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
+  const char* s = norm.data();
+  const std::size_t n = norm.size();
+  std::size_t b = 0;
+  while (b <= n) {
+    const char* nl = n > b ? static_cast<const char*>(std::memchr(s + b, '\n', n - b)) : nullptr;
+    std::size_t e = nl ? static_cast<std::size_t>(nl - s) : n;
+    std::size_t lb = b, le = e;
+    while (lb < le && static_cast<unsigned char>(s[lb]) < 0x80 &&
+           kAscii[static_cast<unsigned char>(s[lb])] == kSpace)
+      ++lb;
+    while (le > lb && static_cast<unsigned char>(s[le - 1]) < 0x80 &&
+           kAscii[static_cast<unsigned char>(s[le - 1])] == kSpace)
+      --le;
+    if (le > lb) out.push_back(XXH3_64bits(s + lb, le - lb));
+    if (!nl) break;
+    b = e + 1;
+  }
+}
+
+bool isSpaceCodepoint(std::int32_t cp) {
+  if (cp < 0x80) return kAscii[cp] == kSpace;
+  return isUnicodeSpace(cp);
+}
+
+void WordsTokenizer::encode(std::string_view text, std::vector<std::uint64_t>& ids) const {
+  thread_local TokenizedDoc td;
+  tokenize(text, td, false);
+  ids.insert(ids.end(), td.ids.begin(), td.ids.end());
+}
+
+TokenizerIdentity WordsTokenizer::identity() const {
+  return {"words", "words", "", "", 0, -1, false};
+}
+
 void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool full) const {
   out.clear();
   out.replaced = normalizeText(text, out.norm);
@@ -229,23 +264,7 @@ void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool ful
   if (inWord) emit(tokStart, n);
   endSentence();
 
-  if (full) {  // non-blank lines, trimmed of ASCII white space, for dup_line_frac
-    std::size_t b = 0;
-    while (b <= n) {
-      const char* nl = static_cast<const char*>(std::memchr(s + b, '\n', n - b));
-      std::size_t e = nl ? static_cast<std::size_t>(nl - s) : n;
-      std::size_t lb = b, le = e;
-      while (lb < le && kAscii[static_cast<unsigned char>(s[lb]) & 0x7f] == kSpace &&
-             static_cast<unsigned char>(s[lb]) < 0x80)
-        ++lb;
-      while (le > lb && static_cast<unsigned char>(s[le - 1]) < 0x80 &&
-             kAscii[static_cast<unsigned char>(s[le - 1])] == kSpace)
-        --le;
-      if (le > lb) out.lineHashes.push_back(XXH3_64bits(s + lb, le - lb));
-      if (!nl) break;
-      b = e + 1;
-    }
-  }
+  if (full) appendLineHashes(out.norm, out.lineHashes);
 }
 
 void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
@@ -280,11 +299,6 @@ void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
     i += len;
   }
   flush();
-}
-
-std::unique_ptr<Tokenizer> makeTokenizer(const TokenizerParams& params) {
-  if (params.kind == "words") return std::make_unique<WordsTokenizer>();
-  configFail("makeTokenizer", "tokenizer.kind = '{}' is not available", params.kind);
 }
 
 }  // namespace cleanmix

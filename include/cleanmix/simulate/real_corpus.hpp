@@ -55,7 +55,7 @@ class Encoder {
 
  private:
   std::unordered_map<std::uint64_t, std::uint32_t> _dense;
-  std::unique_ptr<Tokenizer> _tok;
+  std::shared_ptr<const Tokenizer> _tok;
 };
 
 }  // namespace cleanmix::sim

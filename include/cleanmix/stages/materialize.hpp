@@ -3,7 +3,8 @@
 /// \brief The materialize stage (`run --materialize DIR`): the planned mix in its training order
 /// and the anchor split, written through mix sinks (io/mix_sink.hpp) in the format
 /// `[materialize] format` names, and DIR/manifest.json listing every file in training order
-/// with its documents, tokens, bytes and XXH3-64 checksum.
+/// with its documents, tokens, bytes and XXH3-64 checksum. Megatron output adds
+/// DIR/megatron/{mix,anchor}.weights (Megatron's `--data-path` blend: weight prefix ...).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "cleanmix/core/columns.hpp"
 #include "cleanmix/io/mix_sink.hpp"
 #include "cleanmix/stages/input.hpp"
+#include "cleanmix/tokenize/tokenizer.hpp"
 
 namespace cleanmix {
 
@@ -26,7 +28,7 @@ class Materializer {
   /// \brief Rank 0 creates `dir` (every rank learns the outcome); each rank opens its sinks.
   /// Collective.
   Materializer(const Communicator& comm, const MaterializeParams& params, std::filesystem::path dir,
-               const Corpus& corpus);
+               const Corpus& corpus, const Tokenizer& tokenizer);
   /// \brief One anchor document (row `row` of `docs`, global `doc`), in doc_id order.
   void addAnchor(const DocRows& docs, std::size_t row, std::uint64_t doc, std::string_view text,
                  std::uint64_t tokens);
@@ -39,13 +41,21 @@ class Materializer {
   const Communicator& _comm;
   std::filesystem::path _dir;
   const Corpus& _corpus;
-  std::unique_ptr<MixSink> _mix, _anchor;
+  const Tokenizer& _tokenizer;
+  SinkTokenizer _sinkTok;  // the sinks keep references to these two
+  SidecarNames _names;
+  std::vector<std::unique_ptr<MixSink>> _mix, _anchor;
+};
+
+/// \brief Every rank's entries of one format and kind, in rank order (= training order).
+struct ManifestPart {
+  std::string format, kind, entries;
 };
 
 /// \brief Rank 0 writes DIR/manifest.json from every rank's sink entries (rank order = training
-/// order for the mix). Collective.
+/// order for the mix) and, for Megatron output, the weights files. Collective.
 void writeManifest(const Communicator& comm, const std::filesystem::path& dir,
-                   const std::string& mixEntries, const std::string& anchorEntries,
-                   std::uint64_t seed, std::uint64_t mixTokens);
+                   const std::vector<ManifestPart>& parts, std::uint64_t seed,
+                   std::uint64_t mixTokens, const TokenizerIdentity& tokenizer);
 
 }  // namespace cleanmix

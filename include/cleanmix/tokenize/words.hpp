@@ -4,7 +4,9 @@
 /// maximal run of letters, marks or digits (Unicode L*, M*, Nd), or a single other non-space
 /// character; id = XXH3-64 of the token's UTF-8 bytes. Sentences end after `.`, `!` or `?`
 /// followed by white space or the end, and at blank lines.
+#include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "cleanmix/tokenize/tokenizer.hpp"
@@ -29,10 +31,19 @@ std::uint64_t tokenId(std::string_view bytes);
 /// that strip to nothing are dropped. Appends to `out`.
 void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out);
 
+/// \brief Hashes of the non-blank lines of `norm`, trimmed of ASCII white space (dup_line_frac).
+void appendLineHashes(std::string_view norm, std::vector<std::uint64_t>& out);
+
+/// \brief The `words` tokenizer's white space: ASCII \t-\r and space, U+0085, U+00A0, U+1680,
+/// U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+bool isSpaceCodepoint(std::int32_t cp);
+
 class WordsTokenizer final : public Tokenizer {
  public:
   std::string_view name() const override { return "words"; }
   void tokenize(std::string_view text, TokenizedDoc& out, bool full) const override;
+  void encode(std::string_view text, std::vector<std::uint64_t>& ids) const override;
+  TokenizerIdentity identity() const override;
 };
 
 }  // namespace cleanmix
