@@ -76,15 +76,29 @@ void sentenceLengths(std::string_view t, const std::vector<TokenSpan>& spans,
     }
     i += len;
   }
+  // A run of white-space-only tokens between two sentences (a blank line's "\n\n") is carried
+  // into the next sentence rather than counted as one.
+  auto blank = [&](const TokenSpan& sp) {
+    for (std::uint32_t i = sp.begin; i < sp.end && i < t.size(); ++i) {
+      const char c = t[i];
+      if (c != ' ' && (c < '\t' || c > '\r')) return false;
+    }
+    return true;
+  };
   std::size_t s = 0;
   std::uint32_t count = 0;
+  bool content = false;
   for (const TokenSpan& sp : spans) {
     while (s < ends.size() && sp.begin >= ends[s]) {
-      if (count > 0) out.push_back(count);
-      count = 0;
+      if (content) {
+        out.push_back(count);
+        count = 0;
+      }
+      content = false;
       ++s;
     }
     ++count;
+    content |= !blank(sp);
   }
   if (count > 0) out.push_back(count);
 }
