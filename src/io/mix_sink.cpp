@@ -242,6 +242,7 @@ class MegatronMixSink final : public MixSink {
   }
   static void strings(hid_t file, const char* name, const std::vector<std::string>& v) {
     std::vector<const char*> p;
+    p.reserve(v.size());
     for (const auto& s : v) p.push_back(s.c_str());
     const hsize_t dims[1] = {v.size()};
     h5::Id type(h5::checkId(H5Tcopy(H5T_C_S1), "sidecar"), H5Tclose);

@@ -127,6 +127,7 @@ RunOutput assembleOutput(const Communicator& comm, const RunInfo& info, StageRes
   run.seed = info.seed;
   run.vocabBits = bits;
   run.tokenizer = info.tokenizer;
+  run.tokenizerId = info.tokenizerId;
   run.backend = r.score.backend;
   run.lm = lmSummary(comm, r);
   run.errors = std::move(r.counts.errors);

@@ -204,6 +204,13 @@ void writeVocab(const Communicator& c, const h5::ParallelFile& f, const RunOutpu
   h5::Id g = f.createGroup(f.id(), "vocab");
   h5::writeAttrs(
       g, {{"vocab_bits", static_cast<std::uint64_t>(run.vocabBits)}, {"tokenizer", run.tokenizer}});
+  if (const auto& t = run.tokenizerId; t.vocabSize > 0)  // a model tokenizer: ids are exact
+    h5::writeAttrs(g, {{"tokenizer_name", t.name},
+                       {"tokenizer_model", t.model},
+                       {"tokenizer_model_xxh3_64", t.modelHash},
+                       {"vocab_size", t.vocabSize},
+                       {"eod", static_cast<double>(t.eod)},
+                       {"append_eod", std::uint64_t{t.appendEod ? 1u : 0u}}});
   const std::uint64_t nb = std::uint64_t{1} << run.vocabBits;
   const std::uint64_t classes = run.vocabCounts.size() / nb;
   {  // the counts are replicated: each rank writes a contiguous block of class rows

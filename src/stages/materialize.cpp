@@ -114,6 +114,7 @@ void writeManifest(const Communicator& comm, const fs::path& dir,
                    const std::vector<ManifestPart>& parts, std::uint64_t seed,
                    std::uint64_t mixTokens, const TokenizerIdentity& tok) {
   std::vector<std::vector<std::string>> gathered;
+  gathered.reserve(parts.size());
   for (const auto& p : parts) gathered.push_back(comm.gatherBytes(p.entries));
   if (!comm.isRoot()) return;
   auto lines = [](const std::vector<std::string>& ranks) {

@@ -14,6 +14,7 @@
 #include "cleanmix/stages/dedup.hpp"
 #include "cleanmix/stages/plan.hpp"
 #include "cleanmix/stats/vocab_stats.hpp"
+#include "cleanmix/tokenize/tokenizer.hpp"
 
 namespace cleanmix {
 
@@ -44,6 +45,7 @@ struct RunOutput {
   std::uint64_t seed = 0;
   int vocabBits = 20;
   std::string tokenizer;
+  TokenizerIdentity tokenizerId;  ///< model tokenizers: written as /vocab attributes
   std::string backend;
 
   std::vector<SourceRow> sources;
@@ -82,6 +84,7 @@ struct RunInfo {
   std::string configText;  ///< the effective config (root attribute `config`)
   std::uint64_t seed = 0;
   std::string tokenizer;  ///< the tokenizer's name
+  TokenizerIdentity tokenizerId;
 };
 
 /// \brief Assemble the run file's tables from the stage results: /sources and /shards (counts
