@@ -6,12 +6,24 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstring>
 #include <queue>
 
 #include "cleanmix/core/error.hpp"
 
 namespace cleanmix {
+namespace {
+constexpr std::size_t kCachedBytes = 32;  ///< pieces up to this long are cached per thread
+constexpr std::size_t kCachedIds = 16;    ///< ... when they merge into at most this many tokens
+/// Slot of a (left, right) pair key: a multiplicative hash (the keys are small integers).
+inline std::uint64_t pairSlot(std::uint64_t key, std::uint64_t mask) {
+  key ^= key >> 29;
+  key *= 0xBF58476D1CE4E5B9ull;
+  return (key ^ (key >> 32)) & mask;
+}
+}  // namespace
 
 // ---- ByteBpe ----------------------------------------------------------------------------------
 
@@ -64,7 +76,7 @@ void ByteBpe::insertPair(std::uint64_t key, std::uint64_t value) {
     for (const Slot& s : old)
       if (s.key != ~0ull) insertPair(s.key, s.value);
   }
-  std::uint64_t s = XXH3_64bits(&key, sizeof key) & _pairMask;
+  std::uint64_t s = pairSlot(key, _pairMask);
   while (_pairs[s].key != ~0ull && _pairs[s].key != key) s = (s + 1) & _pairMask;
   if (_pairs[s].key == ~0ull) ++_pairCount;
   _pairs[s] = {key, value};
@@ -72,7 +84,7 @@ void ByteBpe::insertPair(std::uint64_t key, std::uint64_t value) {
 
 std::uint64_t ByteBpe::lookupPair(std::uint32_t a, std::uint32_t b) const {
   const std::uint64_t key = std::uint64_t{a} << 32 | b;
-  std::uint64_t s = XXH3_64bits(&key, sizeof key) & _pairMask;
+  std::uint64_t s = pairSlot(key, _pairMask);
   while (_pairs[s].key != ~0ull) {
     if (_pairs[s].key == key) return _pairs[s].value;
     s = (s + 1) & _pairMask;
@@ -114,11 +126,47 @@ void ByteBpe::encode(std::string_view piece, std::uint32_t base, std::vector<std
     if (spans) spans->push_back({base + b, base + e});
   };
   if (n == 1) return emit(_byteId[static_cast<unsigned char>(piece[0])], 0, 1);
-  if (wholeLookup) {
-    const std::int64_t id = find(piece);
-    if (id >= 0) return emit(static_cast<std::uint32_t>(id), 0, static_cast<std::uint32_t>(n));
+  if (n > 128) {
+    if (wholeLookup)
+      if (const std::int64_t id = find(piece); id >= 0)
+        return emit(static_cast<std::uint32_t>(id), 0, static_cast<std::uint32_t>(n));
+    return encodeLong(piece, base, ids, spans);
   }
-  if (n > 128) return encodeLong(piece, base, ids, spans);
+  // A direct-mapped per-thread cache of short pieces (natural text repeats its words): the
+  // merge result of a piece depends only on its bytes.
+  struct CacheEntry {
+    const ByteBpe* owner = nullptr;
+    std::uint64_t hash = 0;
+    std::uint8_t len = 0, count = 0;
+    char bytes[kCachedBytes];
+    std::uint32_t ids[kCachedIds];
+    std::uint8_t ends[kCachedIds];
+  };
+  thread_local std::vector<CacheEntry> cache(std::size_t{1} << 16);  // 8.5 MB per thread
+  const std::uint64_t h = n <= kCachedBytes ? XXH3_64bits(piece.data(), n) : 0;
+  CacheEntry* ce = n <= kCachedBytes ? &cache[h & (cache.size() - 1)] : nullptr;
+  if (ce && ce->owner == this && ce->hash == h && ce->len == n &&
+      std::memcmp(ce->bytes, piece.data(), n) == 0) {
+    std::uint32_t b = 0;
+    for (std::uint8_t i = 0; i < ce->count; ++i) {
+      emit(ce->ids[i], b, ce->ends[i]);
+      b = ce->ends[i];
+    }
+    return;
+  }
+  if (wholeLookup)
+    if (const std::int64_t id = find(piece); id >= 0) {
+      if (ce) {
+        ce->owner = this;
+        ce->hash = h;
+        ce->len = static_cast<std::uint8_t>(n);
+        ce->count = 1;
+        std::memcpy(ce->bytes, piece.data(), n);
+        ce->ids[0] = static_cast<std::uint32_t>(id);
+        ce->ends[0] = static_cast<std::uint8_t>(n);
+      }
+      return emit(static_cast<std::uint32_t>(id), 0, static_cast<std::uint32_t>(n));
+    }
   // Short pieces: tiktoken's scheme, one rank per adjacent pair, rescanned for the minimum.
   std::uint32_t sym[128], start[129];
   std::uint64_t rank[128];  // rank[i]: of the pair (i, i+1), as rank<<32 | merged id
@@ -150,6 +198,17 @@ void ByteBpe::encode(std::string_view piece, std::uint32_t base, std::vector<std
     if (best > 0) rank[best - 1] = lookupPair(sym[best - 1], sym[best]);
   }
   for (std::size_t i = 0; i < m; ++i) emit(sym[i], start[i], start[i + 1]);
+  if (ce && m <= kCachedIds) {
+    ce->owner = this;
+    ce->hash = h;
+    ce->len = static_cast<std::uint8_t>(n);
+    ce->count = static_cast<std::uint8_t>(m);
+    std::memcpy(ce->bytes, piece.data(), n);
+    for (std::size_t i = 0; i < m; ++i) {
+      ce->ids[i] = sym[i];
+      ce->ends[i] = static_cast<std::uint8_t>(start[i + 1]);
+    }
+  }
 }
 
 void ByteBpe::encodeLong(std::string_view piece, std::uint32_t base,
@@ -251,7 +310,12 @@ std::size_t utf8Len(unsigned char c) {
 
 }  // namespace
 
-RegexSplitter::RegexSplitter(std::string_view pattern, const std::string& what) : _source(pattern) {
+namespace {
+bool isCl100kPattern(std::string_view p);
+}  // namespace
+
+RegexSplitter::RegexSplitter(std::string_view pattern, const std::string& what)
+    : _source(pattern), _fast(isCl100kPattern(pattern)) {
   const std::string pcre = translatePattern(pattern, what);
   int err = 0;
   PCRE2_SIZE off = 0;
@@ -268,6 +332,109 @@ RegexSplitter::RegexSplitter(std::string_view pattern, const std::string& what) 
     configFail("tokenizer", "{}: PCRE2 JIT is not available for the split pattern", what);
   }
   _code = code;
+}
+
+namespace {
+constexpr std::string_view kCl100kPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+enum AsciiClass : std::uint8_t { kLetter, kDigit, kSpace, kPunct, kHigh };
+constexpr std::array<std::uint8_t, 256> makeClasses() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[c] = c >= 0x80                                          ? kHigh
+           : (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ? kLetter
+           : c >= '0' && c <= '9'                             ? kDigit
+           : c == ' ' || (c >= 9 && c <= 13)                  ? kSpace
+                                                              : kPunct;
+  return t;
+}
+constexpr auto kClass = makeClasses();
+bool isCl100kPattern(std::string_view p) {
+  return p == kCl100kPattern;
+}
+}  // namespace
+
+bool RegexSplitter::fastNext(std::string_view t, std::size_t i, std::size_t& e) const {
+  const std::size_t n = t.size();
+  auto cls = [&](std::size_t k) { return kClass[static_cast<unsigned char>(t[k])]; };
+  auto lower = [&](std::size_t k) { return static_cast<char>(t[k] | 0x20); };
+  const std::uint8_t c = cls(i);
+  if (c == kHigh) return false;
+  // 1. (?i:'s|'t|'re|'ve|'m|'ll|'d)
+  if (t[i] == '\'' && i + 1 < n) {
+    if (cls(i + 1) == kHigh) return false;  // 'ſ' folds to s
+    const char a = lower(i + 1);
+    if (cls(i + 1) == kLetter && (a == 's' || a == 't' || a == 'm' || a == 'd')) {
+      e = i + 2;
+      return true;
+    }
+    if (cls(i + 1) == kLetter && i + 2 < n) {
+      if (cls(i + 2) == kHigh) return false;
+      const char b = lower(i + 2);
+      if (cls(i + 2) == kLetter &&
+          ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))) {
+        e = i + 3;
+        return true;
+      }
+    }
+  }
+  // 2. [^\r\n\p{L}\p{N}]?\p{L}+
+  auto letters = [&](std::size_t k) -> std::size_t {  // end of the letter run at k; 0: unsure
+    while (k < n && cls(k) == kLetter) ++k;
+    return k < n && cls(k) == kHigh ? 0 : k;
+  };
+  if (c == kLetter) {
+    e = letters(i);
+    return e != 0;
+  }
+  if (c != kDigit && t[i] != '\r' && t[i] != '\n' && i + 1 < n) {
+    if (cls(i + 1) == kHigh) return false;
+    if (cls(i + 1) == kLetter) {
+      e = letters(i + 1);
+      return e != 0;
+    }
+  }
+  // 3. \p{N}{1,3}
+  if (c == kDigit) {
+    std::size_t k = i;
+    while (k < n && k < i + 3 && cls(k) == kDigit) ++k;
+    if (k < i + 3 && k < n && cls(k) == kHigh) return false;  // a non-ASCII digit may follow
+    e = k;
+    return true;
+  }
+  // 4. ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+  auto punctRun = [&](std::size_t k) -> std::size_t {  // k at a punct; 0: unsure
+    while (k < n && cls(k) == kPunct) ++k;
+    if (k < n && cls(k) == kHigh) return 0;
+    while (k < n && (t[k] == '\r' || t[k] == '\n')) ++k;
+    return k;
+  };
+  if (c == kPunct) {
+    e = punctRun(i);
+    return e != 0;
+  }
+  // c is white space from here
+  if (t[i] == ' ' && i + 1 < n && cls(i + 1) == kPunct) {
+    e = punctRun(i + 1);
+    return e != 0;
+  }
+  std::size_t j = i;  // the white-space run [i, j)
+  while (j < n && cls(j) == kSpace) ++j;
+  if (j < n && cls(j) == kHigh) return false;  // may be a Unicode space
+  // 5. \s*[\r\n]+ : up to the run's last \r or \n
+  for (std::size_t k = j; k > i; --k)
+    if (t[k - 1] == '\r' || t[k - 1] == '\n') {
+      e = k;
+      return true;
+    }
+  // 6. \s+(?!\S), 7. \s+
+  if (j == n || j - i == 1) {
+    e = j;
+    return true;
+  }
+  e = j - 1;
+  return true;
 }
 
 RegexSplitter::~RegexSplitter() {

@@ -366,6 +366,68 @@ TEST_F(ModelFiles, BadModelsAreConfigErrorsNamingFileAndProblem) {
   expectConfigError(w, {"'words' has no token ids"});
 }
 
+TEST(RegexSplitter, AsciiScannerEqualsPcre2OnTheCl100kPattern) {
+  constexpr const char* kCl100k =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  const RegexSplitter fast(kCl100k, "test");
+  RegexSplitter pcre(kCl100k, "test");
+  ASSERT_TRUE(fast.fast());
+  pcre.disableFast();
+  // Every kind of character the scanner decides on, and the non-ASCII ones it must hand over.
+  const std::vector<std::string> atoms = {"a",
+                                          "Z",
+                                          "s",
+                                          "S",
+                                          "t",
+                                          "r",
+                                          "e",
+                                          "v",
+                                          "l",
+                                          "L",
+                                          "d",
+                                          "m",
+                                          "x",
+                                          "'",
+                                          "'",
+                                          "1",
+                                          "9",
+                                          " ",
+                                          " ",
+                                          " ",
+                                          "\t",
+                                          "\r",
+                                          "\n",
+                                          "\n",
+                                          "\x0b",
+                                          "\x0c",
+                                          "!",
+                                          ".",
+                                          "(",
+                                          "\x1f",
+                                          std::string(1, '\0'),
+                                          "\xc3\xa9",
+                                          "\xc5\xbf",
+                                          "\xd9\xa1",
+                                          "\xc2\xa0",
+                                          "\xe3\x80\x80",
+                                          "\xc2\x85",
+                                          "\xf0\x9f\x98\x80",
+                                          "\xe2\x80\x99",
+                                          "\xe1\xa0\x8e"};
+  std::mt19937 rng(17);
+  auto pieces = [](const RegexSplitter& r, const std::string& t) {
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    r.split(t, true, [&](std::size_t b, std::size_t e, bool) { out.emplace_back(b, e); });
+    return out;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    std::string t;
+    const std::size_t len = 1 + rng() % 24;
+    for (std::size_t k = 0; k < len; ++k) t += atoms[rng() % (k % 3 ? 18 : atoms.size())];
+    ASSERT_EQ(pieces(fast, t), pieces(pcre, t)) << "text: " << t;
+  }
+}
+
 TEST(RegexSplitter, RustWhiteSpaceAndDollarMeanWhatTheyMeanInRust) {
   // PCRE2's \s also matches U+180E (not White_Space since Unicode 6.3); Rust's does not. `$`
   // is the end of the text only (PCRE2 would also match before a final newline).
