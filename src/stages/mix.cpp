@@ -38,6 +38,7 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
   out.mixCounts.assign(nb, 0);
   std::vector<TokenizedDoc> tdocs;
   const std::uint64_t extra = tokenizer.extraTokens();  // the appended EOD
+  const std::uint64_t eodBucket = static_cast<std::uint64_t>(tokenizer.identity().eod) & mask;
   std::size_t row = 0;
   progress.start("plan", corpus.end - corpus.begin, corpus.myBytes);
   readPieces(
@@ -72,8 +73,9 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
           }
           if (!audit) continue;
           std::vector<std::uint32_t> buckets;
-          buckets.reserve(ids.size());
+          buckets.reserve(ids.size() + extra);
           for (auto id : ids) buckets.push_back(static_cast<std::uint32_t>(id & mask));
+          if (extra) buckets.push_back(static_cast<std::uint32_t>(eodBucket));  // as trained
           for (const int dest : copyDest[row]) tokensOut[dest].push_back({doc, buckets});
           if (anchor) {
             StreamSegment seg;

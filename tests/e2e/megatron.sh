@@ -11,6 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$repo/tests/tokenizers/fetch.sh" > "$work/fetch.log"
+MODELS="$TOK_MODELS"
 tok=(--set tokenizer.kind=tiktoken --set tokenizer.preset=cl100k_base
      --set "tokenizer.model=$MODELS/cl100k_base.tiktoken" --set "tokenizer.eod=<|endoftext|>"
      --set tokenizer.append_eod=true)
@@ -41,8 +42,10 @@ PY
 /usr/bin/python3 - "$work/np2.h5" <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
-assert f["vocab"].attrs["vocab_bits"] == 17, f["vocab"].attrs["vocab_bits"]
-assert f["vocab"].attrs["tokenizer"] in (b"tiktoken", "tiktoken")
+v = f["vocab"].attrs
+assert v["tokenizer"] in (b"tiktoken", "tiktoken") and v["vocab_size"] == 100277, dict(v)
+assert 2 ** int(v["vocab_bits"]) >= v["vocab_size"], "histograms would hash ids"  # exact buckets
+assert int(v["eod"]) == 100257 and int(v["append_eod"]) == 1
 n = f["docs/n_tokens"][:]
 assert n.min() >= 1
 print(f"n_tokens: {n.sum()} cl100k tokens (with EOD) over {len(n)} documents")
