@@ -82,7 +82,7 @@ cm() {  # KIND-ARGS...: cleanmix tokenize --summary, one thread
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 
-echo "# Tokenizer throughput ($(date -u +%F), $(nproc) cores, one thread each)" > "$md"
+echo "# Tokenizer throughput ($(date -u +%F), $(getconf _NPROCESSORS_ONLN) cores, one thread each)" > "$md"
 echo >> "$md"
 echo "Text: the bundled sample's documents repeated to $((bytes / 1000000)) MB; medians of $repeat." >> "$md"
 echo >> "$md"

@@ -28,6 +28,13 @@ _tok_fetch() (
   set -euo pipefail
   tdir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   trepo="${CLEANMIX_REPO:-$(cd "$tdir/../.." && pwd)}"
+  # Debian packages npm apart from nodejs (NodeSource's nodejs bundles it): install it if missing.
+  if ! command -v npm > /dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
+    echo "fetch.sh: installing Debian's npm" >&2
+    apt-get install -y -qq --no-install-recommends npm > /dev/null ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm > /dev/null; } ||
+      true
+  fi
   for tool in node npm spm_train zstd flock; do
     command -v "$tool" > /dev/null || { echo "fetch.sh: $tool not found" \
       "(Debian: nodejs npm sentencepiece zstd util-linux)" >&2; exit 1; }
