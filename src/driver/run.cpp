@@ -51,6 +51,8 @@ MixPassParams mixParams(const RunConfig& cfg, bool audit) {
   p.ingest = cfg.ingest;
   p.batchBytes = cfg.score.batchBytes;
   p.audit = audit;
+  p.roundBytes = cfg.materialize.roundBytes;
+  p.spillDir = cfg.run.workdir / "mixtext";
   return p;
 }
 

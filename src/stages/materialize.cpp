@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <unordered_map>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/error.hpp"
@@ -62,8 +64,7 @@ void Materializer::addAnchor(const DocRows& docs, std::size_t row, std::uint64_t
 }
 
 void Materializer::finish(const MixPass& mix, std::uint64_t seed, std::uint64_t realisedTokens) {
-  for (const auto& c : mix.copies) {
-    const DocTextRecord& t = mix.texts[mix.textOf.at(c.doc)];
+  auto write = [&](const Copy& c, const DocTextRecord& t) {
     const auto& src = (*_corpus.sources)[t.source];
     MixRecord r{t.text,
                 identity(t.source, t.shard, t.line),
@@ -78,6 +79,41 @@ void Materializer::finish(const MixPass& mix, std::uint64_t seed, std::uint64_t 
     r.declared = static_cast<std::uint8_t>(src.provenance);
     r.inferred = t.provenance;
     for (auto& sink : _mix) sink->add(r);
+  };
+  if (mix.rounds == 1) {
+    for (const auto& c : mix.copies) write(c, mix.texts[mix.textOf.at(c.doc)]);
+  } else {
+    // One round of the key space at a time: this rank's copies of round k are contiguous in
+    // key order; only round k's texts are in memory.
+    std::size_t next = 0;
+    for (std::uint32_t k = 0; k < mix.rounds; ++k) {
+      std::vector<std::vector<DocTextRecord>> out(_comm.size());
+      {
+        std::ifstream in(mix.spillFiles[k], std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        if (!in && !in.eof()) fail("materialize", "cannot read '{}'", mix.spillFiles[k].string());
+        Unpacker u(bytes);
+        while (!u.done()) {
+          const auto dest = u.get<std::uint32_t>();
+          out.at(dest).push_back(DocTextRecord::unpack(u));
+        }
+      }
+      std::error_code ec;
+      std::filesystem::remove(mix.spillFiles[k], ec);
+      const std::vector<DocTextRecord> texts = exchangeRecords(_comm, out);
+      out.clear();
+      std::unordered_map<std::uint64_t, std::size_t> textOf;
+      for (std::size_t i = 0; i < texts.size(); ++i) textOf[texts[i].doc] = i;
+      for (; next < mix.copies.size() && mix.roundOf(mix.copies[next].key, _comm.size()) == k;
+           ++next)
+        write(mix.copies[next], texts[textOf.at(mix.copies[next].doc)]);
+    }
+    if (!mix.spillFiles.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(mix.spillFiles.front().parent_path(), ec);  // only if empty
+    }
+    if (next != mix.copies.size())
+      fail("materialize", "{} copies left after {} rounds", mix.copies.size() - next, mix.rounds);
   }
   std::vector<ManifestPart> parts;
   for (auto* sinks : {&_mix, &_anchor})
@@ -88,8 +124,10 @@ void Materializer::finish(const MixPass& mix, std::uint64_t seed, std::uint64_t 
     }
   writeManifest(_comm, _dir, parts, seed, realisedTokens, _tokenizer.identity());
   if (_comm.isRoot())
-    fmt::print(stderr, "[cleanmix] materialized the mix ({} tokens) and the anchor split in {}\n",
-               realisedTokens, (_dir / "manifest.json").string());
+    fmt::print(stderr, "[cleanmix] materialized the mix ({} tokens{}) and the anchor split in {}\n",
+               realisedTokens,
+               mix.rounds > 1 ? fmt::format(", texts exchanged in {} rounds", mix.rounds) : "",
+               (_dir / "manifest.json").string());
 }
 
 namespace {

@@ -1,8 +1,12 @@
 #include "cleanmix/stages/mix.hpp"
 
 #include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
 
 #include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/core/hash.hpp"
 #include "cleanmix/stages/materialize.hpp"
 
@@ -19,22 +23,54 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
   const bool needCopies = audit || materialize;
   const std::uint64_t nb = std::uint64_t{1} << params.vocabBits, mask = nb - 1;
   const auto& sources = *corpus.sources;
-  // Every planned copy, to the rank that owns its key; the ranks that need doc i's data.
+  MixPass out;
+  // Materialize in rounds when the planned text would not fit one exchange (docs.nBytes is the
+  // normalised size: an estimate of the shipped text).
+  if (materialize) {
+    std::uint64_t planned = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i)
+      if (docs.repeats[i] > 0) planned += docs.nBytes[i];
+    const std::uint64_t total = comm.allreduceSum<std::uint64_t>(planned);
+    const std::uint64_t per =
+        std::max<std::uint64_t>(1, params.roundBytes) * static_cast<std::uint64_t>(comm.size());
+    out.rounds =
+        static_cast<std::uint32_t>(std::clamp<std::uint64_t>((total + per - 1) / per, 1, 4096));
+  }
+  const std::uint64_t slots = static_cast<std::uint64_t>(comm.size()) * out.rounds;
+  // Every planned copy, to the rank that owns its key; the (rank, round) slots that need doc i.
   std::vector<std::vector<Copy>> copiesOut(comm.size());
-  std::vector<std::vector<int>> copyDest(docs.size());
+  std::vector<std::vector<std::uint64_t>> copyDest(docs.size());
   if (needCopies)
     for (std::size_t i = 0; i < docs.size(); ++i)
       for (std::uint32_t k = 0; k < docs.repeats[i]; ++k) {
         const std::uint64_t key = copyKey(params.seed, docOffset + i, k);
-        const int dest = static_cast<int>(
-            (static_cast<unsigned __int128>(key) * static_cast<unsigned>(comm.size())) >> 64);
+        const auto slot =
+            static_cast<std::uint64_t>((static_cast<unsigned __int128>(key) * slots) >> 64);
+        const auto dest = static_cast<int>(slot / out.rounds);
         copiesOut[dest].push_back({key, docOffset + i, docs.nTokens[i], k});
-        if (std::find(copyDest[i].begin(), copyDest[i].end(), dest) == copyDest[i].end())
-          copyDest[i].push_back(dest);
+        if (std::find(copyDest[i].begin(), copyDest[i].end(), slot) == copyDest[i].end())
+          copyDest[i].push_back(slot);
       }
+  std::vector<Packer> spill(out.rounds > 1 ? out.rounds : 0);
+  if (out.rounds > 1) {
+    std::error_code ec;
+    std::filesystem::create_directories(params.spillDir, ec);
+    if (ec) fail("materialize", "cannot create '{}': {}", params.spillDir.string(), ec.message());
+    for (std::uint32_t r = 0; r < out.rounds; ++r) {
+      out.spillFiles.push_back(params.spillDir /
+                               fmt::format("mixtext-r{:05}-{:05}.bin", comm.rank(), r));
+      std::ofstream(out.spillFiles.back(), std::ios::binary | std::ios::trunc);
+    }
+  }
+  auto flushSpill = [&](std::uint32_t r) {
+    std::string& b = spill[r].bytes();
+    std::ofstream f(out.spillFiles[r], std::ios::binary | std::ios::app);
+    f.write(b.data(), static_cast<std::streamsize>(b.size()));
+    if (!f) fail("materialize", "cannot write '{}'", out.spillFiles[r].string());
+    b.clear();
+  };
   std::vector<std::vector<DocTokensRecord>> tokensOut(comm.size());
   std::vector<std::vector<DocTextRecord>> textOut(comm.size());
-  MixPass out;
   out.mixCounts.assign(nb, 0);
   std::vector<TokenizedDoc> tdocs;
   const std::uint64_t extra = tokenizer.extraTokens();  // the appended EOD
@@ -66,17 +102,35 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
           const bool anchor = sources[docs.source[row]].role == Role::Anchor;
           if (materialize) {
             if (anchor) materializer->addAnchor(docs, row, doc, b.text(i), ids.size() + extra);
-            for (const int dest : copyDest[row])
-              textOut[dest].push_back({doc, ids.size() + extra, docs.line[row], docs.source[row],
-                                       docs.shard[row], docs.inferred[row],
-                                       std::string(b.text(i))});
+            for (const std::uint64_t slot : copyDest[row]) {
+              DocTextRecord rec{doc,
+                                ids.size() + extra,
+                                docs.line[row],
+                                docs.source[row],
+                                docs.shard[row],
+                                docs.inferred[row],
+                                std::string(b.text(i))};
+              const auto dest = static_cast<std::uint32_t>(slot / out.rounds);
+              if (out.rounds == 1) {
+                textOut[dest].push_back(std::move(rec));
+                continue;
+              }
+              const auto r = static_cast<std::uint32_t>(slot % out.rounds);
+              spill[r].put(dest);
+              rec.pack(spill[r]);
+              if (spill[r].bytes().size() >= (4u << 20)) flushSpill(r);
+            }
           }
           if (!audit) continue;
           std::vector<std::uint32_t> buckets;
           buckets.reserve(ids.size() + extra);
           for (auto id : ids) buckets.push_back(static_cast<std::uint32_t>(id & mask));
           if (extra) buckets.push_back(static_cast<std::uint32_t>(eodBucket));  // as trained
-          for (const int dest : copyDest[row]) tokensOut[dest].push_back({doc, buckets});
+          for (const std::uint64_t slot : copyDest[row]) {
+            const auto dest = static_cast<std::size_t>(slot / out.rounds);
+            auto& to = tokensOut[dest];
+            if (to.empty() || to.back().doc != doc) to.push_back({doc, buckets});
+          }
           if (anchor) {
             StreamSegment seg;
             seg.buckets = std::move(buckets);
@@ -92,7 +146,8 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
     std::sort(out.copies.begin(), out.copies.end(),
               [](const Copy& a, const Copy& b) { return a.key < b.key; });
   }
-  if (materialize) {
+  for (std::uint32_t r = 0; r < spill.size(); ++r) flushSpill(r);
+  if (materialize && out.rounds == 1) {
     out.texts = exchangeRecords(comm, textOut);
     for (std::size_t k = 0; k < out.texts.size(); ++k) out.textOf[out.texts[k].doc] = k;
   }

@@ -6,7 +6,8 @@
 #     per document = /docs/repeats, sequence lengths = /docs/n_tokens, EOD per document, total =
 #     the plan's realised tokens, and that the token stream is identical at np 1, 2 and 3;
 #   - every Megatron sequence equals `cleanmix tokenize` of the materialised JSONL record + EOD;
-#   - the run files are identical across rank counts (inspect --digest);
+#   - the run files are identical across rank counts (inspect --digest); np 3 ships the texts
+#     in rounds (materialize.round_bytes), which must not change the stream;
 #   - bad tokenizer settings are exit 2 before any work.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -16,12 +17,15 @@ tok=(--set tokenizer.kind=tiktoken --set tokenizer.preset=cl100k_base
      --set "tokenizer.model=$MODELS/cl100k_base.tiktoken" --set "tokenizer.eod=<|endoftext|>"
      --set tokenizer.append_eod=true)
 for np in 1 2 3; do
+  # np 3 ships the texts in rounds (small round_bytes): the stream must not change
+  rounds=(); [ "$np" = 3 ] && rounds=(--set materialize.round_bytes=40000)
   timeout 600 "$mpiexec" -n "$np" "${flags[@]}" "$bin" run "$repo/configs/sample.toml" \
     --out "$work/np$np.h5" --workdir "$work/np$np.work" --materialize "$work/mat$np" \
     "${tok[@]}" --set materialize.format=both --set materialize.shard_bytes=200000 \
-    2> "$work/np$np.log" || { cat "$work/np$np.log"; exit 1; }
+    "${rounds[@]}" 2> "$work/np$np.log" || { cat "$work/np$np.log"; exit 1; }
   "$bin" inspect --digest "$work/np$np.h5" > "$work/np$np.digest"
 done
+grep -q "texts exchanged in [0-9]* rounds" "$work/np3.log" || { echo "FAIL: np 3 did not run in rounds"; exit 1; }
 for np in 2 3; do
   cmp "$work/np1.digest" "$work/np$np.digest" || { echo "FAIL: run file differs at np $np"; exit 1; }
 done

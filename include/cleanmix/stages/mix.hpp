@@ -8,6 +8,7 @@
 /// ranges and a copy goes to the rank owning its key. That rank receives the copy's tokens (for
 /// the audit) and text (for materialize) as typed records (comm/records.hpp).
 #include <cstdint>
+#include <filesystem>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +38,11 @@ struct MixPassParams {
   IngestParams ingest;
   std::uint64_t batchBytes = 8u << 20;
   bool audit = false;  ///< ship token streams for the audit
+  /// materialize: texts shipped per round at most about this many bytes per rank; more planned
+  /// text makes the mix pass spill each rank's outgoing texts to `spillDir`, one file per round
+  /// of the key space, and the materializer exchanges and writes one round at a time
+  std::uint64_t roundBytes = 256u << 20;
+  std::filesystem::path spillDir;
 };
 
 /// \brief The mix pass's result.
@@ -48,6 +54,16 @@ struct MixPass {
   std::vector<StreamSegment> anchorStream;  ///< audit: this rank's anchor docs, doc_id order
   std::vector<DocTextRecord> texts;         ///< materialize: texts of the documents of `copies`
   std::unordered_map<std::uint64_t, std::size_t> textOf;  ///< doc -> index in `texts`
+  /// materialize in rounds (rounds > 1): `texts` is empty; round k's outgoing texts are in
+  /// spillFiles[k] as (u32 destination rank, DocTextRecord) pairs
+  std::uint32_t rounds = 1;
+  std::vector<std::filesystem::path> spillFiles;
+  /// \brief The round of a copy's key (its slot within the owning rank's key range).
+  std::uint32_t roundOf(std::uint64_t key, int ranks) const {
+    const auto slot = static_cast<std::uint64_t>(
+        (static_cast<unsigned __int128>(key) * (static_cast<std::uint64_t>(ranks) * rounds)) >> 64);
+    return static_cast<std::uint32_t>(slot % rounds);
+  }
 };
 
 /// \brief Run the mix pass over the planned `docs` (repeats filled; `docOffset` the global
