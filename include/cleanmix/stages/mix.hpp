@@ -60,8 +60,9 @@ struct MixPass {
   std::vector<std::filesystem::path> spillFiles;
   /// \brief The round of a copy's key (its slot within the owning rank's key range).
   std::uint32_t roundOf(std::uint64_t key, int ranks) const {
-    const auto slot = static_cast<std::uint64_t>(
-        (static_cast<unsigned __int128>(key) * (static_cast<std::uint64_t>(ranks) * rounds)) >> 64);
+    const std::uint64_t slots = static_cast<std::uint64_t>(ranks) * rounds;
+    const auto slot =
+        static_cast<std::uint64_t>((static_cast<unsigned __int128>(key) * slots) >> 64);
     return static_cast<std::uint32_t>(slot % rounds);
   }
 };
