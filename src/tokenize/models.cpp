@@ -110,15 +110,10 @@ class ModelTokenizer : public Tokenizer {
   void tokenize(std::string_view text, TokenizedDoc& out, bool full) const final {
     out.clear();
     out.replaced = normalizeText(text, out.norm);
-    thread_local std::string repaired;
     thread_local std::vector<TokenSpan> spans;
-    std::string_view t = text;
-    if (!isValidUtf8(text)) {
-      repairUtf8(text, repaired);
-      t = repaired;
-    }
     spans.clear();
-    const std::string_view modelText = encodeSpans(t, out.ids, full ? &spans : nullptr);
+    const std::string_view modelText =
+        encodeSpans(validUtf8(text), out.ids, full ? &spans : nullptr);
     if (!full) return;
     out.lens.reserve(spans.size());
     for (const TokenSpan& s : spans) out.lens.push_back(s.end - s.begin);
@@ -126,17 +121,18 @@ class ModelTokenizer : public Tokenizer {
     appendLineHashes(out.norm, out.lineHashes);
   }
   void encode(std::string_view text, std::vector<std::uint64_t>& ids) const final {
-    thread_local std::string repaired;
-    std::string_view t = text;
-    if (!isValidUtf8(text)) {
-      repairUtf8(text, repaired);
-      t = repaired;
-    }
-    encodeSpans(t, ids, nullptr);
+    encodeSpans(validUtf8(text), ids, nullptr);
   }
   TokenizerIdentity identity() const final { return _id; }
 
  protected:
+  /// `text`, or its repair (U+FFFD per invalid byte, as the readers do) in a per-thread buffer.
+  static std::string_view validUtf8(std::string_view text) {
+    if (isValidUtf8(text)) return text;
+    thread_local std::string repaired;
+    repairUtf8(text, repaired);
+    return repaired;
+  }
   /// Appends the ids of valid UTF-8 `t` (and their spans); returns the text the spans index.
   virtual std::string_view encodeSpans(std::string_view t, std::vector<std::uint64_t>& ids,
                                        std::vector<TokenSpan>* spans) const = 0;
@@ -534,23 +530,15 @@ class HfTokenizer final : public ModelTokenizer {
                                std::vector<TokenSpan>* spans) const override {
     std::string_view text = t;
     thread_local std::string nfc;
-    if (_nfc) {  // NFC changes offsets: spans index the normalised text
-      auto* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(t.data()));
-      nfc.assign(out ? reinterpret_cast<const char*>(out) : "");
+    if (_nfc) {                         // NFC changes offsets: spans index the normalised text
+      utf8proc_uint8_t* out = nullptr;  // explicit length: NUL is a character, not the end
+      const utf8proc_ssize_t len =
+          utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(t.data()),
+                       static_cast<utf8proc_ssize_t>(t.size()), &out,
+                       static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+      if (len < 0) fail("tokenizer", "NFC: {}", utf8proc_errmsg(len));
+      nfc.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
       std::free(out);
-      // utf8proc_NFC stops at NUL: normalise NUL-separated runs one by one
-      if (t.find('\0') != std::string_view::npos) {
-        nfc.clear();
-        for (std::size_t a = 0; a <= t.size();) {
-          const std::size_t z = std::min(t.find('\0', a), t.size());
-          const std::string part(t.substr(a, z - a));
-          auto* o = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(part.c_str()));
-          nfc += o ? reinterpret_cast<const char*>(o) : "";
-          std::free(o);
-          if (z < t.size()) nfc.push_back('\0');
-          a = z + 1;
-        }
-      }
       text = nfc;
     }
     // added tokens, leftmost-longest
