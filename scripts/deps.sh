@@ -99,9 +99,28 @@ cleanmix_build() {
   local repo build
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   build="${1:-$repo/build}"
-  local pre
+  local pre kroot kargs=()
   pre="$(cleanmix_mpi_flags | tr ' ' ';')"
-  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DMPIEXEC_PREFLAGS=$pre" >/dev/null
+  # Kokkos: Serial + OpenMP from Debian's trilinos source (scripts/kokkos.sh, built once into a
+  # cache), unless CLEANMIX_KOKKOS says otherwise. If that build cannot be made (no network to
+  # the archive the first time), fall back to Debian's Serial-only binary package, loudly.
+  source "$repo/scripts/kokkos.sh"
+  if kroot="$(cleanmix_kokkos_root)"; then
+    [ -n "$kroot" ] && kargs=("-DKokkos_ROOT=$kroot")
+  elif [ "${CLEANMIX_KOKKOS:-source}" = source ]; then
+    echo "[deps] WARNING: the Serial+OpenMP Kokkos could not be built; using Debian's Serial-only" \
+         "libtrilinos-kokkos-dev (no threaded kernels; tests for OpenMP are not built)" >&2
+  else
+    return 1
+  fi
+  # Kokkos_DIR is cached: drop it (in the same configure) when the Kokkos asked for changed.
+  local unset=() stamp="$build/.cleanmix-kokkos-root"
+  if [ -f "$build/CMakeCache.txt" ] && [ "$(cat "$stamp" 2>/dev/null)" != "${kroot:-debian}" ]; then
+    unset=(-U Kokkos_DIR -U 'Kokkos*_DIR')
+  fi
+  cmake "${unset[@]}" -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DMPIEXEC_PREFLAGS=$pre" "${kargs[@]}" >/dev/null
+  echo "${kroot:-debian}" > "$stamp"
   cmake --build "$build" -j "$(nproc)"
 }
 

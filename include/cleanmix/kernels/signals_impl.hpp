@@ -88,9 +88,10 @@ struct ScoreFunctor {
   V<const std::uint64_t> refFold0, conFold0;  // fold-0 counts (empty: no fold scoring)
   std::uint64_t refFold0Total, conFold0Total;
   double lambda1, lambda2, lambda3;
-  V<const std::uint64_t> wordOff, words, mhA, mhB;  // MinHash: a_k, b_k (empty: off)
+  V<const std::uint64_t> wordOff, words;  // MinHash shingle words
+  bool mhOn;
   int mhBands, mhRows, mhShingle;
-  std::uint64_t mhSeed;
+  std::uint64_t mhSeed, mhSalt;
   V<std::uint64_t> bandKeys;
   V<std::uint64_t> tkey;
   V<std::uint32_t> tcnt, tpos, slot;
@@ -246,30 +247,57 @@ struct ScoreFunctor {
     minHash(d);
   }
 
-  /// MinHash of the document's word shingles, h_k(x) = (a_k x + b_k) >> 32 (multiply-add-shift,
-  /// 2-universal), then one key per band of `rows` minima.
+  /// MinHash of the document's word shingles by one-permutation hashing with optimal
+  /// densification (Shrivastava, ICML 2017): one hash h = mix64(shingle ^ salt) per shingle; its
+  /// top 32 bits pick one of k = bands × rows bins, its low 32 bits compete for that bin's
+  /// minimum. An empty bin i then takes the value of the first non-empty bin in its own probe
+  /// sequence mix64(salt ^ i, t), t = 1, 2, ..., which depends only on (i, t), so two documents
+  /// borrow from the same bins wherever both are empty there. P(bins agree) = J as with k
+  /// independent hashes, at 1/k of the hashing. One key per band of `rows` bins.
+  KOKKOS_INLINE_FUNCTION static std::uint32_t binOf(std::uint64_t h, std::uint32_t k) {
+    return static_cast<std::uint32_t>(((h >> 32) * k) >> 32);
+  }
+
   KOKKOS_INLINE_FUNCTION void minHash(const std::size_t d) const {
-    if (mhA.extent(0) == 0) return;
-    const int k = mhBands * mhRows;
+    if (!mhOn) return;
+    const auto k = static_cast<std::uint32_t>(mhBands * mhRows);
     const std::uint64_t w0 = wordOff(d), nw = wordOff(d + 1) - w0;
-    std::uint32_t sig[kMaxMinHashes];
-    for (int j = 0; j < k; ++j) sig[j] = 0xFFFFFFFFu;
-    const std::uint64_t* w = words.data() + w0;
     const std::uint64_t sh = static_cast<std::uint64_t>(mhShingle);
+    if (nw < sh) {
+      for (int b = 0; b < mhBands; ++b)
+        bandKeys(d * static_cast<std::size_t>(mhBands) + static_cast<std::size_t>(b)) = 0;
+      return;
+    }
+    std::uint32_t sig[kMaxMinHashes];
+    bool full[kMaxMinHashes];
+    for (std::uint32_t j = 0; j < k; ++j) {
+      sig[j] = 0xFFFFFFFFu;
+      full[j] = false;
+    }
+    const std::uint64_t* w = words.data() + w0;
     for (std::uint64_t i = 0; i + sh <= nw; ++i) {
-      const std::uint64_t x = ngramKey(w + i, mhShingle);
-      for (int j = 0; j < k; ++j) {
-        const auto h = static_cast<std::uint32_t>((mhA(j) * x + mhB(j)) >> 32);
-        sig[j] = h < sig[j] ? h : sig[j];
+      const std::uint64_t h = mix64(ngramKey(w + i, mhShingle) ^ mhSalt);
+      const std::uint32_t bin = binOf(h, k);
+      const auto v = static_cast<std::uint32_t>(h);
+      sig[bin] = v < sig[bin] ? v : sig[bin];
+      full[bin] = true;
+    }
+    for (std::uint32_t j = 0; j < k; ++j) {
+      if (full[j]) continue;
+      // at least one bin is full (nw >= sh), so this ends; expected k / full probes
+      for (std::uint64_t t = 1;; ++t) {
+        const std::uint32_t from =
+            binOf(mix64(mhSalt ^ (static_cast<std::uint64_t>(j) << 32 | t) ^ 0xD6E8FEB86659FD93ull), k);
+        if (full[from]) {
+          sig[j] = sig[from];
+          break;
+        }
       }
     }
     for (int b = 0; b < mhBands; ++b) {
-      std::uint64_t key = 0;
-      if (nw >= sh) {
-        key = mix64(mhSeed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1)));
-        for (int r = 0; r < mhRows; ++r) key = combine(key, sig[b * mhRows + r]);
-        key |= 1;  // never 0, which means "no shingles"
-      }
+      std::uint64_t key = mix64(mhSeed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1)));
+      for (int r = 0; r < mhRows; ++r) key = combine(key, sig[b * mhRows + r]);
+      key |= 1;  // never 0, which means "no shingles"
       bandKeys(d * static_cast<std::size_t>(mhBands) + static_cast<std::size_t>(b)) = key;
     }
   }
@@ -504,6 +532,9 @@ inline std::uint64_t scratchCapacity(std::uint64_t n, int looLms) {
   return c;
 }
 
+/// \brief The salt of the one MinHash permutation, from [dedup] seed.
+inline std::uint64_t mhSalt(std::uint64_t seed) { return mix64(seed * 0x2545F4914F6CDD1Dull + 1); }
+
 template <class ExecSpace>
 class SignalScorerImpl final : public SignalScorer {
   using Mem = typename ExecSpace::memory_space;
@@ -578,15 +609,7 @@ class SignalScorerImpl final : public SignalScorer {
            "need bands, rows, shingle >= 1 and bands*rows <= {}; got {} x {}, shingle {}",
            kMaxMinHashes, p.bands, p.rows, p.shingle);
     _mh = p;
-    std::vector<std::uint64_t> a(static_cast<std::size_t>(k)), b(static_cast<std::size_t>(k));
-    for (int j = 0; j < k; ++j) {
-      a[j] = mix64(p.seed * 0x2545F4914F6CDD1Dull + 2 * static_cast<std::uint64_t>(j) + 1) | 1;
-      b[j] = mix64(p.seed * 0x2545F4914F6CDD1Dull + 2 * static_cast<std::uint64_t>(j) + 2);
-    }
-    upload(_mhA, a, "mhA");
-    upload(_mhB, b, "mhB");
-    _mhA = Kokkos::subview(_mhA, std::pair<std::size_t, std::size_t>(0, a.size()));
-    _mhB = Kokkos::subview(_mhB, std::pair<std::size_t, std::size_t>(0, b.size()));
+    _mhOn = true;
   }
 
   void score(const BatchInput& in, BatchOutput& out) override {
@@ -635,9 +658,9 @@ class SignalScorerImpl final : public SignalScorer {
         _conTotal,      _refFold0,      _conFold0,
         _refFold0Total, _conFold0Total, _lambda[0],
         _lambda[1],     _lambda[2],     _wordOff,
-        _words,         _mhA,           _mhB,
-        _mh.bands,      _mh.rows,       _mh.shingle,
-        _mh.seed,       _bandKeys,      _tkey,
+        _words,         _mhOn,          _mh.bands,
+        _mh.rows,       _mh.shingle,    _mh.seed,
+        mhSalt(_mh.seed), _bandKeys,    _tkey,
         _tcnt,          _tpos,          _slot,
         _out,           _outCount,      folds ? _outFold : decltype(_outFold)()};
     Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
@@ -645,7 +668,7 @@ class SignalScorerImpl final : public SignalScorer {
     kx::fence(_space, "cleanmix::score::fence");
 
     out.resize(nd);
-    out.bandKeys.resize(_mhA.extent(0) > 0 ? nd * static_cast<std::size_t>(_mh.bands) : 0);
+    out.bandKeys.resize(_mhOn ? nd * static_cast<std::size_t>(_mh.bands) : 0);
     download(_bandKeys, out.bandKeys.data(), out.bandKeys.size());
     auto hostOut = Kokkos::create_mirror_view(_out);
     Kokkos::deep_copy(hostOut, _out);
@@ -703,8 +726,9 @@ class SignalScorerImpl final : public SignalScorer {
   V<std::uint64_t> _tokOff, _ids, _sentOff, _lineOff, _lineHashes, _scrOff, _tkey;
   V<std::uint32_t> _lens, _sentLens, _tcnt, _tpos, _slot;
   V<std::uint8_t> _loo;
-  V<std::uint64_t> _wordOff, _words, _mhA, _mhB, _bandKeys;
+  V<std::uint64_t> _wordOff, _words, _bandKeys;
   MinHashParams _mh;
+  bool _mhOn = false;
   V<std::uint64_t> _lmTable;
   std::uint64_t _lmUniMask = 0, _lmNgramMask = 0, _lmTotal = 0;
   V<std::uint64_t> _conTable;
