@@ -21,6 +21,10 @@
 namespace cleanmix {
 namespace {
 
+/// zstd level of compression_ratio: 1 runs at 1.4x level 3's speed and moves the sample's
+/// ratios by 0.5% on average (docs/signals.md).
+constexpr int kCompressionLevel = 1;
+
 /// Per-document host work of a batch besides tokenizing: the zstd ratio, the NB text features,
 /// decontamination matches and the exact-duplicate key.
 struct HostWork {
@@ -53,8 +57,8 @@ struct HostWork {
         tok.tokenize(batch.text(i), docs[i], true);
         const std::string& t = docs[i].norm;
         zbuf.resize(ZSTD_compressBound(t.size()));
-        const std::size_t z =
-            ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(), 3);
+        const std::size_t z = ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), t.data(), t.size(),
+                                                kCompressionLevel);
         compression[i] =
             ZSTD_isError(z) ? 0.0 : static_cast<double>(t.size()) / static_cast<double>(z);
         if (nb) nbFeatures(*nb, docs[i].ids, ownClass[i], nbUni[i], nbBi[i]);

@@ -71,7 +71,7 @@ enum class Labels : std::uint8_t {
   X(ttr, "ttr", F64, Kernel, Value, None, "type-token ratio") \
   X(mattr, "mattr", F64, Kernel, Value, None, "moving-average type-token ratio over 50-token windows") \
   X(entropyBits, "entropy_bits", F64, Kernel, Value, None, "plug-in Shannon entropy of the token counts (bits)") \
-  X(compressionRatio, "compression_ratio", F64, Host, Value, None, "bytes / zstd level-3 bytes of the normalised text") \
+  X(compressionRatio, "compression_ratio", F64, Host, Value, None, "bytes / zstd level-1 bytes of the normalised text") \
   X(dupLineFrac, "dup_line_frac", F64, Kernel, Value, None, "share of non-blank lines repeating an earlier line") \
   X(top2gramFrac, "top2gram_frac", F64, Kernel, Value, None, "byte share of the most frequent token bigram") \
   X(dup5gramFrac, "dup5gram_frac", F64, Kernel, Value, None, "byte share of tokens in repeated 5-grams") \
