@@ -6,7 +6,10 @@
 #   source scripts/kokkos.sh; cleanmix_kokkos_root    the same, as a function (deps.sh uses it)
 #
 # Which Kokkos the build takes is CLEANMIX_KOKKOS:
-#   source  (default) the Serial+OpenMP build below, in $CLEANMIX_CACHE/kokkos-<version>-<compiler>
+#   source  (default) the Serial+OpenMP build below, in $CLEANMIX_CACHE/kokkos-trilinos-...
+#           With CLEANMIX_KOKKOS_CUDA_ARCH=<Kokkos arch> (VOLTA70, TURING75, AMPERE80, AMPERE86:
+#           what Kokkos 3.4 knows) the same source is built with CUDA too, through Kokkos'
+#           nvcc_wrapper, into its own prefix; perf/gpu.sh does this on a machine with a GPU.
 #   debian  Debian's binary libtrilinos-kokkos-dev: Serial only, no threads
 #   /path   a site's Kokkos install prefix (4.x with CUDA or HIP is accepted), passed as Kokkos_ROOT
 #
@@ -69,7 +72,9 @@ cleanmix_kokkos_build_source() {
   compiler="gcc$(g++ -dumpfullversion 2>/dev/null || echo unknown)"
   # The version is read from the source; the prefix names the Debian source version instead
   # (known before the download) so that a cached build is found without network.
-  prefix="$cache/kokkos-trilinos-serial-openmp-$compiler"
+  local arch="${CLEANMIX_KOKKOS_CUDA_ARCH:-}" devices=serial-openmp
+  [ -n "$arch" ] && devices="serial-openmp-cuda-$(echo "$arch" | tr '[:upper:]' '[:lower:]')"
+  prefix="$cache/kokkos-trilinos-$devices-$compiler"
   if [ -f "$prefix/.cleanmix-complete" ]; then
     echo "$prefix"
     return 0
@@ -113,12 +118,17 @@ cleanmix_kokkos_build_source() {
   ver="$(sed -n 's/^set(Kokkos_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)).*/\2/p' \
          "$top/packages/kokkos/CMakeLists.txt" | paste -sd.)"
   echo "[kokkos] building Kokkos ${ver:-?} (Serial + OpenMP) into $prefix" >&2
-  local launcher=()
+  local launcher=() cuda=()
   command -v ccache > /dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  if [ -n "$arch" ]; then
+    cuda=(-DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON -DKokkos_ENABLE_CUDA_CONSTEXPR=ON
+          "-DKokkos_ARCH_${arch}=ON"
+          "-DCMAKE_CXX_COMPILER=$top/packages/kokkos/bin/nvcc_wrapper")
+  fi
   cmake -S "$top/packages/kokkos" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$prefix" -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON \
     -DCMAKE_CXX_STANDARD=17 -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
-    "${launcher[@]}" > "$work/configure.log" 2>&1 ||
+    "${launcher[@]}" "${cuda[@]}" > "$work/configure.log" 2>&1 ||
     { echo "[kokkos] configure failed: $work/configure.log" >&2; tail -20 "$work/configure.log" >&2; return 1; }
   cmake --build "$work/build" -j "$(nproc)" > "$work/build.log" 2>&1 &&
     cmake --install "$work/build" > "$work/install.log" 2>&1 ||

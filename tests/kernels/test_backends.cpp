@@ -1,9 +1,13 @@
-// Every backend gives the Serial backend's kernel output bit for bit, on a batch that turns on
+// Every host backend gives the Serial backend's kernel output bit for bit (a GPU backend: within
+// 1e-12 relative, see expectSame), on a batch that turns on
 // every part of the kernel (reference and contrast LMs, fold LMs, leave-one-out, MinHash), at any
 // thread count (CTest runs the OpenMP binary at OMP_NUM_THREADS 1 and 2) and in any batch split.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <random>
 
 #include "cleanmix/contam/dedup.hpp"
@@ -98,25 +102,60 @@ const Fixture& fixture() {
   return f;
 }
 
-/// Bitwise equality of two outputs (NaNs included), naming the first column that differs.
-void expectBitIdentical(const BatchOutput& a, const BatchOutput& b) {
+/// Host backends (Serial, OpenMP) must agree bit for bit. A GPU's log2/exp2 and its FMA
+/// contraction round differently from the host's, so there the floating-point columns are
+/// compared within 1e-12 relative (the maximum is printed for perf/gpu.sh's report); integer
+/// columns, band keys included, stay exact.
+bool hostBackend(const std::string& b) {
+  return b == "serial" || b == "openmp";
+}
+
+void expectSame(const BatchOutput& a, const BatchOutput& b, bool exact) {
   std::vector<std::pair<std::string, std::vector<std::uint8_t>>> bytes;
+  std::vector<const std::vector<double>*> reals;
   auto raw = [](const auto& v) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
     return std::vector<std::uint8_t>(p, p + v.size() * sizeof(v[0]));
   };
   a.visit([&](const ColumnInfo& c, const auto& v) {
-    if (c.stage == ColumnStage::Kernel) bytes.emplace_back(std::string(c.name), raw(v));
+    if (c.stage != ColumnStage::Kernel) return;
+    bytes.emplace_back(std::string(c.name), raw(v));
+    if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::vector<double>>)
+      reals.push_back(&v);
+    else
+      reals.push_back(nullptr);
   });
+  double worst = 0;
+  auto near = [&](const std::vector<double>& x, const std::vector<double>& y,
+                  const std::string& n) {
+    ASSERT_EQ(x.size(), y.size()) << n;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(x[i]) || std::isnan(y[i])) {
+        EXPECT_EQ(std::isnan(x[i]), std::isnan(y[i])) << n << " row " << i;
+        continue;
+      }
+      const double rel = std::abs(x[i] - y[i]) / std::max(1e-300, std::abs(x[i]));
+      worst = std::max(worst, rel);
+      EXPECT_LE(rel, 1e-12) << n << " row " << i << ": " << x[i] << " vs " << y[i];
+    }
+  };
   std::size_t k = 0;
   b.visit([&](const ColumnInfo& c, const auto& v) {
     if (c.stage != ColumnStage::Kernel) return;
     ASSERT_LT(k, bytes.size());
-    EXPECT_TRUE(bytes[k].second == raw(v)) << "column " << bytes[k].first << " differs";
+    if (exact || !reals[k]) {
+      EXPECT_TRUE(bytes[k].second == raw(v)) << "column " << bytes[k].first << " differs";
+    } else if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::vector<double>>) {
+      near(*reals[k], v, bytes[k].first);
+    }
     ++k;
   });
   EXPECT_TRUE(raw(a.bandKeys) == raw(b.bandKeys)) << "band keys differ";
-  EXPECT_TRUE(raw(a.foldLm) == raw(b.foldLm)) << "fold LM values differ";
+  if (exact)
+    EXPECT_TRUE(raw(a.foldLm) == raw(b.foldLm)) << "fold LM values differ";
+  else
+    near(a.foldLm, b.foldLm, "fold_lm");
+  if (!exact) std::printf("[backends] max relative difference from Serial: %.3g\n", worst);
 }
 
 }  // namespace
@@ -126,14 +165,14 @@ TEST(Backends, BitIdenticalToSerial) {
   const auto serial = f.score("serial", 1000);
   ASSERT_EQ(serial.refPpl.size(), f.docs.size());
   ASSERT_EQ(serial.bandKeys.size(), f.docs.size() * 14);
-  expectBitIdentical(serial, f.score(CLEANMIX_TEST_BACKEND, 1000));
+  expectSame(serial, f.score(CLEANMIX_TEST_BACKEND, 1000), hostBackend(CLEANMIX_TEST_BACKEND));
 }
 
 TEST(Backends, IndependentOfTheBatchSplit) {
   const Fixture& f = fixture();
   const auto whole = f.score(CLEANMIX_TEST_BACKEND, 1000);
-  expectBitIdentical(whole, f.score(CLEANMIX_TEST_BACKEND, 7));
-  expectBitIdentical(whole, f.score(CLEANMIX_TEST_BACKEND, 1));
+  expectSame(whole, f.score(CLEANMIX_TEST_BACKEND, 7), true);  // same backend: bitwise
+  expectSame(whole, f.score(CLEANMIX_TEST_BACKEND, 1), true);
 }
 
 TEST(Backends, EveryPartOfTheKernelRan) {

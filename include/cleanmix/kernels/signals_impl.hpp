@@ -6,6 +6,8 @@
 /// and its floating-point sums run in a fixed order: results depend only on the document.
 #include <Kokkos_Core.hpp>
 
+#include <cstdlib>
+
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/core/hash.hpp"
 #include "cleanmix/core/kokkos_compat.hpp"
@@ -52,12 +54,25 @@ inline constexpr int kRefLow = kernelSlot(Col::refLowFrac);
 inline constexpr int kConBits = kernelSlot(Col::contrastBits);
 inline constexpr int kConSd = kernelSlot(Col::contrastSd);
 inline constexpr int kTypes = kernelSlot(Col::nTypes);
-/// Kernel slots of kLmColumns, in its order.
-inline constexpr int kLmSlot[kNumLmColumns] = {kernelSlot(kLmColumns[0]), kernelSlot(kLmColumns[1]),
-                                               kernelSlot(kLmColumns[2]), kernelSlot(kLmColumns[3]),
-                                               kernelSlot(kLmColumns[4]), kernelSlot(kLmColumns[5]),
-                                               kernelSlot(kLmColumns[6])};
-static_assert(kNumLmColumns == 7, "kLmSlot lists every LM column");
+/// Kernel slot of kLmColumns[k]: a switch over integral constants, not a host array or a host
+/// constexpr call, so device code indexing it at run time needs nothing from the host
+/// (CUDA/HIP, without --expt-relaxed-constexpr).
+inline constexpr int kLm0 = kernelSlot(kLmColumns[0]), kLm1 = kernelSlot(kLmColumns[1]),
+                     kLm2 = kernelSlot(kLmColumns[2]), kLm3 = kernelSlot(kLmColumns[3]),
+                     kLm4 = kernelSlot(kLmColumns[4]), kLm5 = kernelSlot(kLmColumns[5]),
+                     kLm6 = kernelSlot(kLmColumns[6]);
+KOKKOS_INLINE_FUNCTION constexpr int lmSlot(int k) {
+  switch (k) {
+    case 0: return kLm0;
+    case 1: return kLm1;
+    case 2: return kLm2;
+    case 3: return kLm3;
+    case 4: return kLm4;
+    case 5: return kLm5;
+    default: return kLm6;
+  }
+}
+static_assert(kNumLmColumns == 7, "lmSlot lists every LM column");
 inline constexpr int kNumRealSlots = kernelSlots(ColumnType::F64);
 inline constexpr int kNumCountSlots = kernelSlots(ColumnType::U32);
 static_assert(kEntropy >= 0 && kTtr >= 0 && kMattr >= 0 && kBurstiness >= 0 && kDupLine >= 0 &&
@@ -99,13 +114,52 @@ struct ScoreFunctor {
   Kokkos::View<std::uint32_t**, Kokkos::LayoutLeft, Mem> outCount;  // [doc][count slot]
   Kokkos::View<double**, Kokkos::LayoutLeft, Mem> outFold;  // [doc][fold x LM column]; or empty
 
-  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t d) const {
+  using Policy = Kokkos::TeamPolicy<ExecSpace, Kokkos::Schedule<Kokkos::Dynamic>>;
+  using Member = typename Policy::member_type;
+  using Scratch = typename ExecSpace::scratch_memory_space;
+  template <class T>
+  using SV = Kokkos::View<T*, Scratch, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+  /// Tokens of the LM's per-token pass per chunk: its values live in team scratch.
+  static constexpr std::uint64_t kLmChunk = 128;
+
+  /// Team scratch bytes: the LM chunk (bits, contrast difference, unigram log) and the MinHash
+  /// bins (minimum per bin, densified value per bin).
+  static std::size_t scratchBytes() {
+    return 3 * SV<double>::shmem_size(kLmChunk) + SV<std::uint64_t>::shmem_size(kMaxMinHashes) +
+           SV<std::uint32_t>::shmem_size(kMaxMinHashes);
+  }
+
+  /// One team per document. The hash-table signals and the leave-one-out counts are built by one
+  /// thread of the team (Kokkos::single); the reference/contrast/fold LM pass runs the team's
+  /// threads over the tokens in chunks, then one thread folds the chunk's values in token order;
+  /// MinHash runs the team over the shingles (exact minima: atomic on a team, plain alone) and
+  /// over the bins. Every floating-point sum is taken in token order by one thread, so the
+  /// result does not depend on the team size, the thread count or the backend.
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const std::size_t d = team.league_rank();
+    const SV<double> bits(team.team_scratch(0), kLmChunk), diff(team.team_scratch(0), kLmChunk),
+        ulog(team.team_scratch(0), kLmChunk);
+    const SV<std::uint64_t> mins(team.team_scratch(0), kMaxMinHashes);
+    const SV<std::uint32_t> dens(team.team_scratch(0), kMaxMinHashes);
     const std::uint64_t t0 = tokOff(d);
     const std::uint64_t n = tokOff(d + 1) - t0;
     const std::uint64_t s0 = scrOff(d);
     const ScratchTable tab{tkey.data() + s0, tcnt.data() + s0, tpos.data() + s0,
                            static_cast<std::uint32_t>(scrOff(d + 1) - s0 - 1)};
     const std::uint64_t* id = ids.data() + t0;
+    Kokkos::single(Kokkos::PerTeam(team), [&]() { tableSignals(d, n, id, tab); });
+    team.team_barrier();
+    LmChunk chunk{bits.data(), diff.data(), ulog.data()};
+    scoreLm(team, chunk, d, n, id, tab);
+    minHash(team, d, mins.data(), dens.data());
+  }
+
+  /// The signals built on the document's scratch table, then (for leave-one-out) the
+  /// document's own n-gram counts, which the LM pass reads.
+  KOKKOS_INLINE_FUNCTION void tableSignals(const std::size_t d, const std::uint64_t n,
+                                           const std::uint64_t* id, const ScratchTable& tab) const {
+    const std::uint64_t t0 = tokOff(d);
     const std::uint32_t* ln = lens.data() + t0;
     std::uint32_t* sl = slot.data() + t0;
 
@@ -243,8 +297,7 @@ struct ScoreFunctor {
     }
     out(d, kDupLine) = dupLine;
 
-    scoreLm(d, n, id, tab);
-    minHash(d);
+    ownCounts(d, n, id, tab);
   }
 
   /// MinHash of the document's word shingles by one-permutation hashing with optimal
@@ -258,48 +311,52 @@ struct ScoreFunctor {
     return static_cast<std::uint32_t>(((h >> 32) * k) >> 32);
   }
 
-  KOKKOS_INLINE_FUNCTION void minHash(const std::size_t d) const {
+  KOKKOS_INLINE_FUNCTION void minHash(const Member& team, const std::size_t d, std::uint64_t* sig,
+                                      std::uint32_t* val) const {
     if (!mhOn) return;
     const auto k = static_cast<std::uint32_t>(mhBands * mhRows);
     const std::uint64_t w0 = wordOff(d), nw = wordOff(d + 1) - w0;
     const std::uint64_t sh = static_cast<std::uint64_t>(mhShingle);
+    const std::size_t keyBase = d * static_cast<std::size_t>(mhBands);
     if (nw < sh) {
-      for (int b = 0; b < mhBands; ++b)
-        bandKeys(d * static_cast<std::size_t>(mhBands) + static_cast<std::size_t>(b)) = 0;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, mhBands), [&](const int b) {
+        bandKeys(keyBase + static_cast<std::size_t>(b)) = 0;
+      });
       return;
     }
-    std::uint32_t sig[kMaxMinHashes];
-    bool full[kMaxMinHashes];
-    for (std::uint32_t j = 0; j < k; ++j) {
-      sig[j] = 0xFFFFFFFFu;
-      full[j] = false;
-    }
+    constexpr std::uint64_t kEmpty = ~std::uint64_t{0};  // bin values are < 2^32
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, k),
+                         [&](const std::uint32_t j) { sig[j] = kEmpty; });
+    team.team_barrier();
     const std::uint64_t* w = words.data() + w0;
-    for (std::uint64_t i = 0; i + sh <= nw; ++i) {
+    const bool alone = team.team_size() == 1;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, nw - sh + 1), [&](const std::uint64_t i) {
       const std::uint64_t h = mix64(ngramKey(w + i, mhShingle) ^ mhSalt);
       const std::uint32_t bin = binOf(h, k);
-      const auto v = static_cast<std::uint32_t>(h);
-      sig[bin] = v < sig[bin] ? v : sig[bin];
-      full[bin] = true;
-    }
-    for (std::uint32_t j = 0; j < k; ++j) {
-      if (full[j]) continue;
-      // at least one bin is full (nw >= sh), so this ends; expected k / full probes
-      for (std::uint64_t t = 1;; ++t) {
-        const std::uint32_t from =
-            binOf(mix64(mhSalt ^ (static_cast<std::uint64_t>(j) << 32 | t) ^ 0xD6E8FEB86659FD93ull), k);
-        if (full[from]) {
-          sig[j] = sig[from];
-          break;
-        }
+      const std::uint64_t v = h & 0xFFFFFFFFull;
+      if (alone) {
+        sig[bin] = v < sig[bin] ? v : sig[bin];
+      } else {
+        Kokkos::atomic_fetch_min(&sig[bin], v);  // the minimum is exact in any order
       }
-    }
-    for (int b = 0; b < mhBands; ++b) {
-      std::uint64_t key = mix64(mhSeed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1)));
-      for (int r = 0; r < mhRows; ++r) key = combine(key, sig[b * mhRows + r]);
-      key |= 1;  // never 0, which means "no shingles"
-      bandKeys(d * static_cast<std::size_t>(mhBands) + static_cast<std::size_t>(b)) = key;
-    }
+    });
+    team.team_barrier();
+    // Densify from the filled bins only (val is separate, so no bin sees another's borrowing).
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, k), [&](const std::uint32_t j) {
+      std::uint64_t v = sig[j];
+      // at least one bin is full (nw >= sh), so this ends; expected k / full probes
+      for (std::uint64_t t = 1; v == kEmpty; ++t)
+        v = sig[binOf(
+            mix64(mhSalt ^ (static_cast<std::uint64_t>(j) << 32 | t) ^ 0xD6E8FEB86659FD93ull), k)];
+      val[j] = static_cast<std::uint32_t>(v);
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, mhBands), [&](const int b) {
+      std::uint64_t key =
+          mix64(mhSeed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1)));
+      for (int r = 0; r < mhRows; ++r) key = combine(key, val[b * mhRows + r]);
+      bandKeys(keyBase + static_cast<std::size_t>(b)) = key | 1;  // never 0 ("no shingles")
+    });
   }
 
   /// One LM's counts for a document: a table, optionally minus another (fold 1 = all − fold 0),
@@ -373,17 +430,24 @@ struct ScoreFunctor {
     CLEANMIX_PREFETCH(m.tri + lm::triIndex(u, v, w, m.ngramMask));
   }
 
-  /// Surprisal (bits) of w after (u, v) under m. cv and cuv are the context counts c(v) and
-  /// c(u v) and become c(w) and c(v w) for the next token; cw returns c(w).
+  /// Surprisal (bits) of token j (w after u v; the boundary B around the document) under m,
+  /// a pure function of j: the context counts c(v) and c(u v) are looked up, not carried, so
+  /// the tokens can be scored in any order and by any thread. c(B B) is c(B), the number of
+  /// documents. cw returns c(w), own counts removed.
   KOKKOS_INLINE_FUNCTION double tokenBits(const LmTables& m, const ScratchTable& tab,
                                           std::uint64_t u, std::uint64_t v, std::uint64_t w,
-                                          std::uint64_t& cv, std::uint64_t& cuv,
-                                          std::uint64_t& cw) const {
+                                          bool first, std::uint64_t& cw) const {
     const std::uint64_t iu = lm::uniIndex(w, m.uniMask), ib = lm::biIndex(v, w, m.ngramMask),
-                        it = lm::triIndex(u, v, w, m.ngramMask);
+                        it = lm::triIndex(u, v, w, m.ngramMask), iv = lm::uniIndex(v, m.uniMask);
     cw = m.at(1, iu) - own(m, tab, m.key(1, iu));
     const std::uint64_t cvw = m.at(2, ib) - own(m, tab, m.key(2, ib)),
-                        cuvw = m.at(3, it) - own(m, tab, m.key(3, it));
+                        cuvw = m.at(3, it) - own(m, tab, m.key(3, it)),
+                        cv = m.at(1, iv) - own(m, tab, m.key(1, iv));
+    std::uint64_t cuv = cv;
+    if (!first) {
+      const std::uint64_t iuv = lm::biIndex(u, v, m.ngramMask);
+      cuv = m.at(2, iuv) - own(m, tab, m.key(2, iuv));
+    }
     double p = lambda1 * (static_cast<double>(cw) + 1.0) / (m.total + m.v), wsum = lambda1;
     if (cv > 0) {
       const double r = static_cast<double>(cvw) / static_cast<double>(cv);
@@ -395,82 +459,121 @@ struct ScoreFunctor {
       p += lambda3 * (r < 1.0 ? r : 1.0);
       wsum += lambda3;
     }
-    cuv = cvw;
-    cv = cw;
     return -kx::log2(p / wsum);
   }
 
-  /// The LM columns (kLmColumns order) of one document under ref and, when withCon, con.
-  KOKKOS_INLINE_FUNCTION void lmColumns(const std::size_t d, const std::uint64_t n,
-                                        const std::uint64_t* id, const ScratchTable& tab,
-                                        const LmTables& ref, const LmTables& con, bool withCon,
-                                        double* res) const {
-    const std::uint64_t B = kBoundaryId;
-    // Context counts of the first token: c(B, B) = c(B) = number of documents.
-    const std::uint64_t iB = lm::uniIndex(B, ref.uniMask);
-    std::uint64_t cv = ref.at(1, iB) - own(ref, tab, ref.key(1, iB)), cuv = cv, cw = 0;
-    const std::uint64_t iBc = lm::uniIndex(B, con.uniMask);
-    std::uint64_t ccv = withCon ? con.at(1, iBc) - own(con, tab, con.key(1, iBc)) : 0, ccuv = ccv,
-                  ccw = 0;
-    std::uint64_t p2 = B, p1 = B, low = 0;
+  /// The LM pass's per-token values of one chunk, in team scratch.
+  struct LmChunk {
+    double* bits;  ///< surprisal under the reference (or fold) LM
+    double* diff;  ///< that minus the surprisal under the contrast LM
+    double* ulog;  ///< log2(c(w) + 1) under the reference LM
+  };
+
+  /// The running sums of the LM columns, folded in token order by one thread.
+  struct LmSums {
+    std::uint64_t low = 0, sent = 0, sentEnd = 0, inSent = 0, nSent = 0;
     double sum = 0, sentSum = 0, mean = 0, m2 = 0, uniBits = 0;
     double tokMean = 0, tokM2 = 0, dSum = 0, dMean = 0, dM2 = 0;
-    std::uint64_t sent = sentOff(d), sentEnd = sentOff(d + 1), inSent = 0, nSent = 0;
-    constexpr std::uint64_t kAhead = 8;  // prefetch distance: the loads are independent
+  };
+
+  /// The LM columns (kLmColumns order) of one document under ref and, when withCon, con; a
+  /// collective of the team. res is valid on the thread that ran the Kokkos::single blocks.
+  KOKKOS_INLINE_FUNCTION void lmColumns(const Member& team, const LmChunk& c, const std::size_t d,
+                                        const std::uint64_t n, const std::uint64_t* id,
+                                        const ScratchTable& tab, const LmTables& ref,
+                                        const LmTables& con, bool withCon, double* res) const {
+    const std::uint64_t B = kBoundaryId;
     auto tok = [&](std::uint64_t j) { return j < n ? id[j] : B; };
-    for (std::uint64_t j = 1; j <= kAhead && j <= n; ++j) {
-      prefetch(ref, j >= 2 ? tok(j - 2) : B, j >= 1 ? tok(j - 1) : B, tok(j));
-      if (withCon) prefetch(con, j >= 2 ? tok(j - 2) : B, j >= 1 ? tok(j - 1) : B, tok(j));
-    }
-    for (std::uint64_t j = 0; j <= n; ++j) {
-      if (j + kAhead <= n) {
-        const std::uint64_t a = j + kAhead;
-        prefetch(ref, tok(a - 2), tok(a - 1), tok(a));
-        if (withCon) prefetch(con, tok(a - 2), tok(a - 1), tok(a));
-      }
-      const std::uint64_t w = tok(j);
-      const double bits = tokenBits(ref, tab, p2, p1, w, cv, cuv, cw);
-      sum += bits;
-      const double k1 = static_cast<double>(j + 1);
-      {  // Welford over tokens, in token order
-        const double delta = bits - tokMean;
-        tokMean += delta / k1;
-        tokM2 += delta * (bits - tokMean);
-      }
-      low += bits < 2.0 ? 1 : 0;
-      if (withCon) {
-        const double diff = bits - tokenBits(con, tab, p2, p1, w, ccv, ccuv, ccw);
-        dSum += diff;
-        const double delta = diff - dMean;
-        dMean += delta / k1;
-        dM2 += delta * (diff - dMean);
-      }
-      if (j < n) uniBits += kx::log2(static_cast<double>(cw) + 1.0);
-      if (j < n && sent < sentEnd) {  // per-sentence mean surprisal, Welford over sentences
-        sentSum += bits;
-        if (++inSent == sentLens(sent)) {
-          const double x = sentSum / static_cast<double>(inSent);
-          ++nSent;
-          const double delta = x - mean;
-          mean += delta / static_cast<double>(nSent);
-          m2 += delta * (x - mean);
-          sentSum = 0;
-          inSent = 0;
-          ++sent;
+    constexpr std::uint64_t kAhead = 8;  // prefetch distance: the loads are independent
+    LmSums a;
+    a.sent = sentOff(d);
+    a.sentEnd = sentOff(d + 1);
+    for (std::uint64_t c0 = 0; c0 <= n; c0 += kLmChunk) {
+      const std::uint64_t c1 = c0 + kLmChunk < n + 1 ? c0 + kLmChunk : n + 1;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c0, c1), [&](const std::uint64_t j) {
+        if (j + kAhead <= n) {
+          const std::uint64_t f = j + kAhead;
+          prefetch(ref, tok(f - 2), tok(f - 1), tok(f));
+          if (withCon) prefetch(con, tok(f - 2), tok(f - 1), tok(f));
         }
-      }
-      p2 = p1;
-      p1 = w;
+        const std::uint64_t u = j >= 2 ? tok(j - 2) : B, v = j >= 1 ? tok(j - 1) : B, w = tok(j);
+        std::uint64_t cw = 0, ccw = 0;
+        const double b = tokenBits(ref, tab, u, v, w, j == 0, cw);
+        c.bits[j - c0] = b;
+        c.ulog[j - c0] = kx::log2(static_cast<double>(cw) + 1.0);
+        c.diff[j - c0] = withCon ? b - tokenBits(con, tab, u, v, w, j == 0, ccw) : 0.0;
+      });
+      team.team_barrier();
+      Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        for (std::uint64_t j = c0; j < c1; ++j) {
+          const double bits = c.bits[j - c0];
+          a.sum += bits;
+          const double k1 = static_cast<double>(j + 1);
+          {  // Welford over tokens, in token order
+            const double delta = bits - a.tokMean;
+            a.tokMean += delta / k1;
+            a.tokM2 += delta * (bits - a.tokMean);
+          }
+          a.low += bits < 2.0 ? 1 : 0;
+          if (withCon) {
+            const double df = c.diff[j - c0];
+            a.dSum += df;
+            const double delta = df - a.dMean;
+            a.dMean += delta / k1;
+            a.dM2 += delta * (df - a.dMean);
+          }
+          if (j < n) a.uniBits += c.ulog[j - c0];
+          if (j < n && a.sent < a.sentEnd) {  // per-sentence mean surprisal, Welford over sentences
+            a.sentSum += bits;
+            if (++a.inSent == sentLens(a.sent)) {
+              const double x = a.sentSum / static_cast<double>(a.inSent);
+              ++a.nSent;
+              const double delta = x - a.mean;
+              a.mean += delta / static_cast<double>(a.nSent);
+              a.m2 += delta * (x - a.mean);
+              a.sentSum = 0;
+              a.inSent = 0;
+              ++a.sent;
+            }
+          }
+        }
+      });
+      team.team_barrier();
     }
-    const double predicted = static_cast<double>(n + 1);
-    res[0] = kx::exp2(sum / predicted);
-    // ref_unigram_bits = mean of log2(N + V) − log2(c_w + 1): the constant term once, not per token
-    res[1] = n > 0 ? kx::log2(ref.total + ref.v) - uniBits / static_cast<double>(n) : 0.0;
-    res[2] = nSent >= 2 ? kx::sqrt(m2 / static_cast<double>(nSent)) : 0.0;
-    res[3] = kx::sqrt(tokM2 / predicted);
-    res[4] = static_cast<double>(low) / predicted;
-    res[5] = withCon ? dSum / predicted : kx::quietNaN();
-    res[6] = withCon ? kx::sqrt(dM2 / predicted) : kx::quietNaN();
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      const double predicted = static_cast<double>(n + 1);
+      res[0] = kx::exp2(a.sum / predicted);
+      // ref_unigram_bits = mean of log2(N + V) − log2(c_w + 1): the constant term once
+      res[1] = n > 0 ? kx::log2(ref.total + ref.v) - a.uniBits / static_cast<double>(n) : 0.0;
+      res[2] = a.nSent >= 2 ? kx::sqrt(a.m2 / static_cast<double>(a.nSent)) : 0.0;
+      res[3] = kx::sqrt(a.tokM2 / predicted);
+      res[4] = static_cast<double>(a.low) / predicted;
+      res[5] = withCon ? a.dSum / predicted : kx::quietNaN();
+      res[6] = withCon ? kx::sqrt(a.dM2 / predicted) : kx::quietNaN();
+    });
+  }
+
+  /// Which LMs the document is left out of: its own uni-, bi- and trigram counts under them go
+  /// into the scratch table (one thread, after the table signals).
+  KOKKOS_INLINE_FUNCTION void ownCounts(const std::size_t d, const std::uint64_t n,
+                                        const std::uint64_t* id, const ScratchTable& tab) const {
+    if (lmTable.extent(0) == 0) return;
+    const std::uint8_t m = loo(d);
+    const bool withCon = conTable.extent(0) > 0, inRef = (m & kLooReference) != 0,
+               inCon = withCon && (m & kLooContrast) != 0;
+    if (inRef || inCon) tab.clear();
+    if (inRef) addOwn(refTables(d, n), tab, n, id);
+    if (inCon) addOwn(conTables(d, n), tab, n, id);
+  }
+
+  KOKKOS_INLINE_FUNCTION LmTables refTables(const std::size_t d, const std::uint64_t n) const {
+    return tables(lmTable.data(), nullptr, lmUniMask, lmNgramMask, lmTotal, 0,
+                  (loo(d) & kLooReference) != 0, n);
+  }
+  KOKKOS_INLINE_FUNCTION LmTables conTables(const std::size_t d, const std::uint64_t n) const {
+    const bool withCon = conTable.extent(0) > 0;
+    return tables(withCon ? conTable.data() : lmTable.data(), nullptr, conUniMask, conNgramMask,
+                  conTotal, 4, withCon && (loo(d) & kLooContrast) != 0, n);
   }
 
   /// Reference-LM perplexity, the spread of per-sentence and per-token surprisal, and, with a
@@ -478,11 +581,14 @@ struct ScoreFunctor {
   /// the same under each fold's LMs. Documents an LM was counted from are scored leave-one-out
   /// under it (and under their own fold's): their own counts, built in the scratch table, are
   /// subtracted.
-  KOKKOS_INLINE_FUNCTION void scoreLm(const std::size_t d, const std::uint64_t n,
-                                      const std::uint64_t* id, const ScratchTable& tab) const {
+  KOKKOS_INLINE_FUNCTION void scoreLm(const Member& team, const LmChunk& c, const std::size_t d,
+                                      const std::uint64_t n, const std::uint64_t* id,
+                                      const ScratchTable& tab) const {
     double res[kNumLmColumns];
     if (lmTable.extent(0) == 0) {
-      for (int k = 0; k < kNumLmColumns; ++k) out(d, kLmSlot[k]) = kx::quietNaN();
+      Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        for (int k = 0; k < kNumLmColumns; ++k) out(d, lmSlot(k)) = kx::quietNaN();
+      });
       return;
     }
     const std::uint8_t m = loo(d);
@@ -490,19 +596,20 @@ struct ScoreFunctor {
                inCon = withCon && (m & kLooContrast) != 0;
     const std::uint64_t* R = lmTable.data();
     const std::uint64_t* C = withCon ? conTable.data() : R;
-    const LmTables ref = tables(R, nullptr, lmUniMask, lmNgramMask, lmTotal, 0, inRef, n);
-    const LmTables con = tables(C, nullptr, conUniMask, conNgramMask, conTotal, 4, inCon, n);
-    if (inRef || inCon) tab.clear();
-    if (inRef) addOwn(ref, tab, n, id);
-    if (inCon) addOwn(con, tab, n, id);
-    lmColumns(d, n, id, tab, ref, withCon ? con : ref, withCon, res);
-    for (int k = 0; k < kNumLmColumns; ++k) out(d, kLmSlot[k]) = res[k];
+    const LmTables ref = refTables(d, n), con = conTables(d, n);
+    lmColumns(team, c, d, n, id, tab, ref, withCon ? con : ref, withCon, res);
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      for (int k = 0; k < kNumLmColumns; ++k) out(d, lmSlot(k)) = res[k];
+    });
     if (outFold.extent(0) == 0) return;
     const bool score = (m & kFoldScore) != 0;
     const int mine = (m & kFold1) != 0 ? 1 : 0;
     for (int f = 0; f < kNumLmFolds; ++f) {
       if (!score) {
-        for (int k = 0; k < kNumLmColumns; ++k) outFold(d, f * kNumLmColumns + k) = kx::quietNaN();
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          for (int k = 0; k < kNumLmColumns; ++k)
+            outFold(d, f * kNumLmColumns + k) = kx::quietNaN();
+        });
         continue;
       }
       // fold 0: its own tables; fold 1: everything minus fold 0
@@ -516,8 +623,10 @@ struct ScoreFunctor {
                                           inCon && mine == 0, n)
                                  : tables(C, cf0, conUniMask, conNgramMask,
                                           conTotal - conFold0Total, 4, inCon && mine == 1, n);
-      lmColumns(d, n, id, tab, fr, withCon ? fc : fr, withCon, res);
-      for (int k = 0; k < kNumLmColumns; ++k) outFold(d, f * kNumLmColumns + k) = res[k];
+      lmColumns(team, c, d, n, id, tab, fr, withCon ? fc : fr, withCon, res);
+      Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        for (int k = 0; k < kNumLmColumns; ++k) outFold(d, f * kNumLmColumns + k) = res[k];
+      });
     }
   }
 };
@@ -533,7 +642,9 @@ inline std::uint64_t scratchCapacity(std::uint64_t n, int looLms) {
 }
 
 /// \brief The salt of the one MinHash permutation, from [dedup] seed.
-inline std::uint64_t mhSalt(std::uint64_t seed) { return mix64(seed * 0x2545F4914F6CDD1Dull + 1); }
+inline std::uint64_t mhSalt(std::uint64_t seed) {
+  return mix64(seed * 0x2545F4914F6CDD1Dull + 1);
+}
 
 template <class ExecSpace>
 class SignalScorerImpl final : public SignalScorer {
@@ -648,23 +759,31 @@ class SignalScorerImpl final : public SignalScorer {
       _outFold = decltype(_outFold)(
           Kokkos::view_alloc(Kokkos::WithoutInitializing, "cleanmix::score::outFold"),
           nd + nd / 2 + 1, kNumLmFolds * kNumLmColumns);
-    ScoreFunctor<ExecSpace> f{
-        _tokOff,        _ids,           _sentOff,
-        _lineOff,       _lineHashes,    _scrOff,
-        _lens,          _sentLens,      _surprisal,
-        _mask,          _loo,           _lmTable,
-        _lmUniMask,     _lmNgramMask,   _lmTotal,
-        _conTable,      _conUniMask,    _conNgramMask,
-        _conTotal,      _refFold0,      _conFold0,
-        _refFold0Total, _conFold0Total, _lambda[0],
-        _lambda[1],     _lambda[2],     _wordOff,
-        _words,         _mhOn,          _mh.bands,
-        _mh.rows,       _mh.shingle,    _mh.seed,
-        mhSalt(_mh.seed), _bandKeys,    _tkey,
-        _tcnt,          _tpos,          _slot,
-        _out,           _outCount,      folds ? _outFold : decltype(_outFold)()};
-    Kokkos::parallel_for("cleanmix::score::signals", Kokkos::RangePolicy<ExecSpace>(_space, 0, nd),
-                         f);
+    ScoreFunctor<ExecSpace> f{_tokOff,        _ids,
+                              _sentOff,       _lineOff,
+                              _lineHashes,    _scrOff,
+                              _lens,          _sentLens,
+                              _surprisal,     _mask,
+                              _loo,           _lmTable,
+                              _lmUniMask,     _lmNgramMask,
+                              _lmTotal,       _conTable,
+                              _conUniMask,    _conNgramMask,
+                              _conTotal,      _refFold0,
+                              _conFold0,      _refFold0Total,
+                              _conFold0Total, _lambda[0],
+                              _lambda[1],     _lambda[2],
+                              _wordOff,       _words,
+                              _mhOn,          _mh.bands,
+                              _mh.rows,       _mh.shingle,
+                              _mh.seed,       mhSalt(_mh.seed),
+                              _bandKeys,      _tkey,
+                              _tcnt,          _tpos,
+                              _slot,          _out,
+                              _outCount,      folds ? _outFold : decltype(_outFold)()};
+    using F = ScoreFunctor<ExecSpace>;
+    typename F::Policy policy(_space, static_cast<int>(nd), teamSize());
+    policy.set_scratch_size(0, Kokkos::PerTeam(F::scratchBytes()));
+    Kokkos::parallel_for("cleanmix::score::signals", policy, f);
     kx::fence(_space, "cleanmix::score::fence");
 
     out.resize(nd);
@@ -718,6 +837,14 @@ class SignalScorerImpl final : public SignalScorer {
     if (n == 0) return;
     Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(host, n);
     Kokkos::deep_copy(h, Kokkos::subview(dev, std::pair<std::size_t, std::size_t>(0, n)));
+  }
+
+  /// Threads per document: one on host backends (their threads share out the documents), a
+  /// warp-multiple on GPUs ($CLEANMIX_TEAM_SIZE overrides, e.g. for perf/gpu.sh's sweep).
+  static int teamSize() {
+    if (const char* e = std::getenv("CLEANMIX_TEAM_SIZE"); e && std::atoi(e) > 0)
+      return std::atoi(e);
+    return Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible ? 1 : 64;
   }
 
   ExecSpace _space;
