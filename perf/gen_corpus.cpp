@@ -1,7 +1,11 @@
 // Deterministic synthetic corpus for benchmarks: Zipf-distributed words from a syllable
 // vocabulary, sentences and paragraphs, a little non-ASCII, JSONL shards of a fixed size.
-// Usage: cleanmix_gen_corpus OUT_DIR TOTAL_MB [SHARD_MB=64] [SEED=1]
+// Usage: cleanmix_gen_corpus OUT_DIR TOTAL_MB [SHARD_MB=64] [SEED=1] [SYNTH_PCT=0]
 // Writes OUT_DIR/anchor-0000.jsonl (about 10%), OUT_DIR/pool-NNNN.jsonl and OUT_DIR/corpus.toml.
+// With SYNTH_PCT > 0 it also writes OUT_DIR/synthetic-0000.jsonl (that share of the bytes, a
+// `synthetic_known` source, so the classifier trains): the same generator drawing from the 2,000
+// most frequent words with near-constant sentence lengths, a crude stand-in for the low
+// diversity of machine text.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -49,7 +53,8 @@ std::vector<std::string> makeVocab(Rng& r, std::size_t n) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s OUT_DIR TOTAL_MB [SHARD_MB=64] [SEED=1]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT_DIR TOTAL_MB [SHARD_MB=64] [SEED=1] [SYNTH_PCT=0]\n",
+                 argv[0]);
     return 2;
   }
   namespace fs = std::filesystem;
@@ -57,6 +62,8 @@ int main(int argc, char** argv) {
   const std::uint64_t total = std::stoull(argv[2]) << 20;
   const std::uint64_t shardBytes = (argc > 3 ? std::stoull(argv[3]) : 64) << 20;
   Rng rng{argc > 4 ? std::stoull(argv[4]) : 1};
+  const std::uint64_t synthPct = argc > 5 ? std::stoull(argv[5]) : 0;
+  const std::uint64_t synthEnd = total / 10 + total / 100 * synthPct;
   fs::create_directories(out);
 
   const auto vocab = makeVocab(rng, 200000);
@@ -64,7 +71,9 @@ int main(int argc, char** argv) {
   double acc = 0;
   for (std::size_t i = 0; i < vocab.size(); ++i) cdf[i] = acc += 1.0 / std::pow(i + 1.0, 1.07);
   for (auto& c : cdf) c /= acc;
+  bool synth = false;
   auto word = [&]() -> const std::string& {
+    if (synth) return vocab[rng.below(2000)];
     return vocab[std::lower_bound(cdf.begin(), cdf.end(), rng.uniform()) - cdf.begin()];
   };
 
@@ -74,19 +83,24 @@ int main(int argc, char** argv) {
   std::string doc, line;
   while (written < total) {
     const bool anchor = written < total / 10;
-    const std::string name =
-        anchor ? fmt::format("anchor-{:04}.jsonl", 0) : fmt::format("pool-{:04}.jsonl", shard++);
+    synth = !anchor && written < synthEnd;
+    const std::string name = anchor  ? fmt::format("anchor-{:04}.jsonl", 0)
+                             : synth ? fmt::format("synthetic-{:04}.jsonl", 0)
+                                     : fmt::format("pool-{:04}.jsonl", shard++);
     std::FILE* f = std::fopen((out / name).c_str(), "wb");
     if (!f) {
       std::perror(name.c_str());
       return 1;
     }
-    const std::uint64_t limit = anchor ? total / 10 : std::min(total, written + shardBytes);
+    const std::uint64_t limit = anchor  ? total / 10
+                                : synth ? synthEnd
+                                        : std::min(total, written + shardBytes);
     while (written < limit) {
       doc.clear();
       const int sentences = 2 + static_cast<int>(rng.below(60));
       for (int s = 0; s < sentences; ++s) {
-        const int words = 4 + static_cast<int>(rng.below(25));
+        const int words =
+            synth ? 14 + static_cast<int>(rng.below(4)) : 4 + static_cast<int>(rng.below(25));
         for (int w = 0; w < words; ++w) {
           std::string t = word();
           if (w == 0) t[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(t[0])));
@@ -110,6 +124,10 @@ int main(int argc, char** argv) {
                "[[sources]]\nname = \"pool\"\npaths = [\"pool-*.jsonl\"]\n"
                "provenance = \"human_unverified\"\nrole = \"pool\"\n",
                static_cast<unsigned long long>(total >> 20));
+  if (synthPct > 0)
+    std::fprintf(c,
+                 "\n[[sources]]\nname = \"synthetic\"\npaths = [\"synthetic-*.jsonl\"]\n"
+                 "provenance = \"synthetic_known\"\nrole = \"pool\"\n");
   std::fclose(c);
   std::printf("%s: %llu bytes, %llu documents, %d pool shards\n", out.c_str(),
               static_cast<unsigned long long>(written), static_cast<unsigned long long>(docId),

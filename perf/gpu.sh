@@ -69,7 +69,7 @@ cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKokkos_ROOT="$k
   -DCMAKE_CXX_COMPILER="$kokkos/bin/nvcc_wrapper" "-DMPIEXEC_PREFLAGS=$pre" > "$build.configure.log" 2>&1 ||
   { tail -30 "$build.configure.log"; echo "gpu.sh: configure failed ($build.configure.log)" >&2; exit 1; }
 grep -q "backends:.*CUDA" "$build.configure.log" || { grep "backends" "$build.configure.log"; echo "gpu.sh: that Kokkos has no CUDA backend" >&2; exit 1; }
-cmake --build "$build" -j "$(nproc)" > "$build.build.log" 2>&1 ||
+cmake --build "$build" -j "$(nproc --all)" > "$build.build.log" 2>&1 ||
   { grep -m20 -B2 -A6 "error" "$build.build.log"; echo "gpu.sh: build failed ($build.build.log)" >&2; exit 1; }
 
 out="$repo/perf/results"
@@ -78,7 +78,7 @@ report="$out/gpu.md"
 {
   echo "# cleanmix on $gpu ($(date -u +%F))"
   echo
-  echo "Kokkos: $kokkos; host: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+  echo "Kokkos: $kokkos; host: $(nproc --all) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
   echo
 } > "$report"
 
@@ -109,8 +109,8 @@ bench() {  # backend team-size threads -> three MB/s figures (signals, +LM, +LM+
   echo "|---|---|---|---|---|---|"
   read -r a b c <<< "$(bench serial 0 1)"
   echo "| serial | 1 | 1 | $a | $b | $c |"
-  read -r a b c <<< "$(bench openmp 0 "$(nproc)")"
-  echo "| openmp | 1 | $(nproc) | $a | $b | $c |"
+  read -r a b c <<< "$(bench openmp 0 "$(nproc --all)")"
+  echo "| openmp | 1 | $(nproc --all) | $a | $b | $c |"
   for t in ${teams//,/ }; do
     read -r a b c <<< "$(bench cuda "$t" 1)"
     echo "| cuda | $t | – | $a | $b | $c |"
@@ -122,7 +122,7 @@ echo "[gpu] whole pipeline, score.backend cuda and openmp"
 run_one() {  # backend -> wall seconds; output in $out/gpu-$1.h5
   local t0 t1
   t0="$(date +%s.%N)"
-  OMP_NUM_THREADS="$(nproc)" OMP_PROC_BIND=false "$build/cleanmix" run "$data/corpus.toml" \
+  OMP_NUM_THREADS="$(nproc --all)" OMP_PROC_BIND=false "$build/cleanmix" run "$data/corpus.toml" \
     --set "score.backend=\"$1\"" --set run.checkpoint=false --out "$out/gpu-$1.h5" > "$out/gpu-$1.log" 2>&1
   t1="$(date +%s.%N)"
   echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}'
@@ -137,7 +137,7 @@ d_omp="$("$build/cleanmix" inspect "$out/gpu-openmp.h5" --digest | md5sum | cut 
   echo "| score.backend | wall s | digest |"
   echo "|---|---|---|"
   echo "| cuda | $wc_cuda | $d_cuda |"
-  echo "| openmp ($(nproc) threads) | $wc_omp | $d_omp |"
+  echo "| openmp ($(nproc --all) threads) | $wc_omp | $d_omp |"
   echo
   if [ "$d_cuda" = "$d_omp" ]; then
     echo "The two outputs are identical (every dataset but /timing)."

@@ -192,9 +192,11 @@ int reportCommand(const Args& a) {
 
 int runCommand(const cleanmix::Communicator& comm, const Args& a) {
   const auto cfg = loadRunConfig(comm, a);
-  if (comm.isRoot())
-    fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {}\n", versionText(),
-               comm.size(), cleanmix::makeSignalScorer(cfg.score.backend)->backend());
+  if (comm.isRoot()) {
+    const auto scorer = cleanmix::makeSignalScorer(cfg.score.backend);
+    fmt::print(stderr, "[cleanmix] {} on {} ranks, kernels on Kokkos {} (concurrency {})\n",
+               versionText(), comm.size(), scorer->backend(), scorer->concurrency());
+  }
   cleanmix::RunOptions opts;
   opts.resume = a.resume;
   if (!a.materialize.empty())

@@ -85,11 +85,16 @@ class SignalScorer {
   virtual ~SignalScorer() = default;
   /// \brief Name of the execution space ("Serial", "OpenMP", "Cuda", ...).
   virtual std::string backend() const = 0;
+  /// \brief The execution space's concurrency: its threads on a host backend.
+  virtual int concurrency() const = 0;
   /// \brief Install the global unigram (bucket counts of all anchor + pool documents) used by
   /// tail_score: surprisal(b) = log2(N + V) − log2(c_b + 1), V = number of buckets.
   virtual void setUnigram(std::span<const std::uint64_t> counts) = 0;
   /// \brief Install the reference LM (see ngram_lm.hpp). Without it ref_ppl and
-  /// sent_surprisal_sd are NaN.
+  /// sent_surprisal_sd are NaN. On a host backend the scorer reads the LmCounts' table in place
+  /// (no copy: the tables are the largest allocation of a rank), so every LmCounts given to
+  /// setLm, setContrastLm and setFoldLms must outlive the scorer's score() calls; a device
+  /// backend copies them.
   virtual void setLm(const LmCounts& counts) = 0;
   /// \brief Install the contrast LM (after setLm). Without it contrast_bits and contrast_sd
   /// are NaN.

@@ -656,6 +656,7 @@ class SignalScorerImpl final : public SignalScorer {
   explicit SignalScorerImpl(const ExecSpace& space = ExecSpace()) : _space(space) {}
 
   std::string backend() const override { return ExecSpace::name(); }
+  int concurrency() const override { return static_cast<int>(_space.concurrency()); }
 
   void setUnigram(std::span<const std::uint64_t> counts) override {
     const std::size_t nb = counts.size();
@@ -673,13 +674,18 @@ class SignalScorerImpl final : public SignalScorer {
     _mask = nb - 1;
   }
 
-  /// Copy an LM's count table to the device; returns its unigram total N.
+  /// An LM's count table on the device: read in place on host backends, copied to a device;
+  /// returns its unigram total N.
   static std::uint64_t uploadLm(V<std::uint64_t>& v, const LmCounts& c, const char* label) {
-    v = V<std::uint64_t>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)),
-                         c.table.size());
-    Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-        h(c.table.data(), c.table.size());
-    Kokkos::deep_copy(v, h);
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible) {
+      v = V<std::uint64_t>(const_cast<std::uint64_t*>(c.table.data()), c.table.size());
+    } else {
+      v = V<std::uint64_t>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)),
+                           c.table.size());
+      Kokkos::View<const std::uint64_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+          h(c.table.data(), c.table.size());
+      Kokkos::deep_copy(v, h);
+    }
     std::uint64_t total = 0;
     for (std::size_t b = 0; b < c.uniSize(); ++b) total += c.table[b];
     return total;
@@ -730,17 +736,17 @@ class SignalScorerImpl final : public SignalScorer {
     for (std::size_t d = 0; d < nd; ++d)
       scr[d + 1] = scr[d] + scratchCapacity(in.tokOff[d + 1] - in.tokOff[d], looLms(in.loo[d]));
 
-    upload(_tokOff, in.tokOff, "tokOff");
-    upload(_ids, in.ids, "ids");
-    upload(_lens, in.lens, "lens");
-    upload(_sentOff, in.sentOff, "sentOff");
-    upload(_sentLens, in.sentLens, "sentLens");
-    upload(_lineOff, in.lineOff, "lineOff");
-    upload(_lineHashes, in.lineHashes, "lineHashes");
-    upload(_scrOff, scr, "scrOff");
-    upload(_loo, in.loo, "loo");
-    upload(_wordOff, in.wordOff, "wordOff");
-    upload(_words, in.words, "words");
+    input(_tokOff, in.tokOff, "tokOff");
+    input(_ids, in.ids, "ids");
+    input(_lens, in.lens, "lens");
+    input(_sentOff, in.sentOff, "sentOff");
+    input(_sentLens, in.sentLens, "sentLens");
+    input(_lineOff, in.lineOff, "lineOff");
+    input(_lineHashes, in.lineHashes, "lineHashes");
+    upload(_scrOff, scr, "scrOff");  // a local: always copied
+    input(_loo, in.loo, "loo");
+    input(_wordOff, in.wordOff, "wordOff");
+    input(_words, in.words, "words");
     grow(_bandKeys, nd * static_cast<std::size_t>(_mh.bands), "bandKeys");
     grow(_tkey, scr[nd], "tkey");
     grow(_tcnt, scr[nd], "tcnt");
@@ -831,6 +837,18 @@ class SignalScorerImpl final : public SignalScorer {
     Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
         host.data(), host.size());
     Kokkos::deep_copy(Kokkos::subview(dev, std::pair<std::size_t, std::size_t>(0, host.size())), h);
+  }
+  /// The batch's input arrays: on a host-accessible memory space the kernel reads the
+  /// caller's vectors in place (an unmanaged view, valid for this score() call); elsewhere they
+  /// are copied to the device.
+  template <class T>
+  static void input(V<T>& dev, const std::vector<T>& host, const char* what) {
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible) {
+      (void)what;
+      dev = V<T>(const_cast<T*>(host.data()), host.size());
+    } else {
+      upload(dev, host, what);
+    }
   }
   template <class T>
   static void download(const V<T>& dev, T* host, std::size_t n) {
