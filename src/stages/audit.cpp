@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/stages/mix.hpp"
 
 #include <fmt/format.h>
@@ -42,7 +43,7 @@ void statsOf(std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, double& en
 
 }  // namespace
 
-WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegment>& segments,
+WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>& segments,
                         std::uint64_t window) {
   const int np = comm.size();
   std::uint64_t begin = UINT64_MAX, end = 0;
@@ -53,7 +54,6 @@ WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegmen
   }
   const auto begins = comm.allgather(begin);
   const std::uint64_t total = comm.allreduceMax(end);
-  // owner of window w: the last rank whose first token is <= the window's first token
   // Ranks holding tokens, by first token (ascending: rank order is stream order). The owner of
   // window w is the last of them whose first token is <= the window's first token.
   std::vector<std::pair<std::uint64_t, int>> starts;
@@ -64,65 +64,75 @@ WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegmen
     const auto it = std::upper_bound(starts.begin(), starts.end(), key);
     return it == starts.begin() ? 0 : std::prev(it)->second;
   };
-  // Local histograms per window (sparse): (window, bucket) pairs.
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> mine;
   WindowStats out;
   const bool any = begin != UINT64_MAX;
-  const std::uint64_t firstWindow = any ? begin / window : 0;
   std::vector<std::vector<Partial>> send(np);
-  if (any) {
-    const std::uint64_t lastWindow = (end - 1) / window;
-    mine.resize(lastWindow - firstWindow + 1);
-    for (const auto& s : segments)
-      for (std::size_t i = 0; i < s.buckets.size(); ++i)
-        mine[(s.start + i) / window - firstWindow].push_back({s.buckets[i], 1});
-    for (std::uint64_t w = firstWindow; w <= lastWindow; ++w) {
-      const int o = owner(w);
-      if (o == comm.rank()) continue;
-      auto& h = mine[w - firstWindow];
-      std::sort(h.begin(), h.end());
-      for (std::size_t i = 0; i < h.size();) {
-        std::size_t j = i;
-        std::uint32_t c = 0;
-        for (; j < h.size() && h[j].first == h[i].first; ++j) c += h[j].second;
-        send[o].push_back({w, h[i].first, c});
-        i = j;
-      }
-      h.clear();
+  // One window at a time: its buckets, then its (bucket, count) histogram, ascending.
+  std::vector<std::uint32_t> buf;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> hist, pending;
+  std::uint64_t ownFirst = UINT64_MAX, pendingWindow = UINT64_MAX;
+  auto histogram = [&] {
+    std::sort(buf.begin(), buf.end());
+    hist.clear();
+    for (std::size_t i = 0; i < buf.size();) {
+      std::size_t j = i;
+      while (j < buf.size() && buf[j] == buf[i]) ++j;
+      hist.emplace_back(buf[i], static_cast<std::uint32_t>(j - i));
+      i = j;
     }
+    buf.clear();
+  };
+  auto stats = [&](std::vector<std::pair<std::uint32_t, std::uint32_t>>& h) {
+    double e;
+    std::uint32_t t;
+    std::uint64_t n;
+    statsOf(h, e, t, n);
+    out.entropy.push_back(e);
+    out.types.push_back(t);
+    out.tokens.push_back(n);
+  };
+  auto finish = [&](std::uint64_t w) {
+    histogram();
+    const int o = owner(w);
+    if (o != comm.rank()) {  // its first token is on an earlier rank: send the partial counts
+      for (const auto& [bucket, c] : hist) send[o].push_back({w, bucket, c});
+      return;
+    }
+    ownFirst = std::min(ownFirst, w);
+    if ((w + 1) * window > end) {  // may go on on later ranks: merged after the exchange
+      pending.swap(hist);
+      pendingWindow = w;
+    } else {
+      stats(hist);
+    }
+  };
+  if (any) {
+    buf.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(window, end - begin)));
+    std::uint64_t cur = begin / window;
+    for (const auto& s : segments)
+      for (std::size_t i = 0; i < s.buckets.size(); ++i) {
+        const std::uint64_t w = (s.start + i) / window;
+        if (w != cur) {
+          finish(cur);
+          cur = w;
+        }
+        buf.push_back(s.buckets[i]);
+      }
+    finish(cur);
   }
   const auto got = comm.alltoallv(send);
-  // Owned windows: those whose first token is here.
-  std::uint64_t ownFirst = UINT64_MAX, ownLast = 0;
-  if (any)
-    for (std::uint64_t w = firstWindow; w < firstWindow + mine.size(); ++w)
-      if (owner(w) == comm.rank()) {
-        ownFirst = std::min(ownFirst, w);
-        ownLast = std::max(ownLast, w);
-      }
-  for (const auto& p : got) {  // partial windows that continue here
-    ownFirst = std::min(ownFirst, p.window);
-    ownLast = std::max(ownLast, p.window);
+  for (const auto& p : got) {  // partial windows that continue here: only my last one
+    if (p.window != pendingWindow)
+      fail("windowStats", "rank {}: partial counts for window {}, which it does not own",
+           comm.rank(), p.window);
+    pending.emplace_back(p.bucket, p.count);
   }
+  if (pendingWindow != UINT64_MAX) stats(pending);
   if (ownFirst == UINT64_MAX) {
     out.first = total / window;  // no window: an empty block at the end
     return out;
   }
   out.first = ownFirst;
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> h(ownLast - ownFirst + 1);
-  for (std::uint64_t w = ownFirst; w <= ownLast; ++w)
-    if (any && w >= firstWindow && w < firstWindow + mine.size())
-      h[w - ownFirst] = std::move(mine[w - firstWindow]);
-  for (const auto& p : got) h[p.window - ownFirst].push_back({p.bucket, p.count});
-  for (auto& x : h) {
-    double e;
-    std::uint32_t t;
-    std::uint64_t n;
-    statsOf(x, e, t, n);
-    out.entropy.push_back(e);
-    out.types.push_back(t);
-    out.tokens.push_back(n);
-  }
   return out;
 }
 
@@ -131,21 +141,21 @@ AuditSummary runAudit(const Communicator& comm, const AuditParams& params, const
   std::uint64_t myTokens = 0;
   for (const auto& c : mix.copies) myTokens += c.tokens;
   std::uint64_t pos = comm.exscanSum(myTokens);
-  std::vector<StreamSegment> train;
+  std::vector<SegmentView> train;  // views: a copy's buckets are not copied
+  train.reserve(mix.copies.size());
   for (const auto& c : mix.copies) {
-    StreamSegment seg;
-    seg.start = pos;
-    seg.buckets = mix.tokens[mix.tokensOf.at(c.doc)].buckets;
-    pos += seg.buckets.size();
-    train.push_back(std::move(seg));
+    const auto& b = mix.tokens[mix.tokensOf.at(c.doc)].buckets;
+    train.push_back({pos, b});
+    pos += b.size();
   }
   // The anchor stream: anchor documents in doc_id order (they are local and in order).
-  std::vector<StreamSegment> anchor = mix.anchorStream;
   std::uint64_t myAnchor = 0;
-  for (const auto& seg : anchor) myAnchor += seg.buckets.size();
+  for (const auto& seg : mix.anchorStream) myAnchor += seg.buckets.size();
   std::uint64_t apos = comm.exscanSum(myAnchor);
-  for (auto& seg : anchor) {
-    seg.start = apos;
+  std::vector<SegmentView> anchor;
+  anchor.reserve(mix.anchorStream.size());
+  for (const auto& seg : mix.anchorStream) {
+    anchor.push_back({apos, seg.buckets});
     apos += seg.buckets.size();
   }
   const std::uint64_t W = params.batchTokens;

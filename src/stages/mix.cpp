@@ -148,11 +148,11 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
   }
   for (std::uint32_t r = 0; r < spill.size(); ++r) flushSpill(r);
   if (materialize && out.rounds == 1) {
-    out.texts = exchangeRecords(comm, textOut);
+    out.texts = exchangeRecords(comm, std::move(textOut));
     for (std::size_t k = 0; k < out.texts.size(); ++k) out.textOf[out.texts[k].doc] = k;
   }
   if (audit) {
-    out.tokens = exchangeRecords(comm, tokensOut);
+    out.tokens = exchangeRecords(comm, std::move(tokensOut));
     for (std::size_t k = 0; k < out.tokens.size(); ++k) out.tokensOf[out.tokens[k].doc] = k;
   }
   return out;

@@ -118,6 +118,10 @@ class Communicator {
     if (!got.empty()) std::memcpy(out.data(), got.data(), got.size());
     return out;
   }
+  /// \brief Personalised all-to-all of one packed buffer: bytes [sum(sendBytes[<r]), +sendBytes[r])
+  /// go to rank r; returns what every rank sent here, in rank order (recvBytes: per rank).
+  std::string exchangeBytes(const std::string& packed, const std::vector<std::uint64_t>& sendBytes,
+                            std::vector<std::uint64_t>* recvBytes) const;
   /// \brief Bytes this rank has sent through alltoallv so far.
   std::uint64_t alltoallvBytes() const { return _a2aBytes; }
 
@@ -129,8 +133,6 @@ class Communicator {
   bool allOk(bool ok) const;
 
  private:
-  std::string exchangeBytes(const std::string& packed, const std::vector<std::uint64_t>& sendBytes,
-                            std::vector<std::uint64_t>* recvBytes) const;
   void allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const;
 
   MPI_Comm _comm = MPI_COMM_NULL;

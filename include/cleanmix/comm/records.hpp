@@ -191,6 +191,29 @@ std::vector<R> exchangeRecords(const Communicator& comm, const std::vector<std::
   return out;
 }
 
+/// \brief exchangeRecords that consumes `send`: each destination's records are packed into
+/// one buffer and freed at once, and the buffer is freed before the records are unpacked, so
+/// at most about twice the exchanged bytes are held at any time (the copying form holds the
+/// records, their packed parts, the joined buffer and the received bytes together). Collective.
+template <class R>
+std::vector<R> exchangeRecords(const Communicator& comm, std::vector<std::vector<R>>&& send) {
+  std::vector<std::uint64_t> sizes(send.size()), recv;
+  std::string got;
+  {
+    Packer p;
+    for (std::size_t r = 0; r < send.size(); ++r) {
+      const std::size_t before = p.bytes().size();
+      for (const auto& rec : send[r]) rec.pack(p);
+      sizes[r] = p.bytes().size() - before;
+      std::vector<R>().swap(send[r]);
+    }
+    got = comm.exchangeBytes(p.bytes(), sizes, &recv);
+  }
+  std::vector<R> out;
+  detail::unpackAll(std::string_view(got.data(), got.size()), out);
+  return out;
+}
+
 /// \brief Every rank's records on rank 0, in rank order (empty elsewhere). Collective.
 template <class R>
 std::vector<R> gatherRecords(const Communicator& comm, const std::vector<R>& mine) {

@@ -22,17 +22,24 @@ struct StreamSegment {
   std::vector<std::uint32_t> buckets;
 };
 
+/// \brief A view of a run of the stream (the buckets stay where they are).
+struct SegmentView {
+  std::uint64_t start = 0;
+  std::span<const std::uint32_t> buckets;
+};
+
 /// \brief Statistics of consecutive windows of `window` tokens over a stream distributed in
-/// rank order (rank r's segments precede rank r+1's). Returns the windows whose first token this
-/// rank holds: their first index and, per window, entropy (bits), types and tokens. The last
-/// window may be shorter. Collective.
+/// rank order (rank r's segments precede rank r+1's; a rank's segments are consecutive and in
+/// order). Returns the windows whose first token this rank holds: their first index and, per
+/// window, entropy (bits), types and tokens. The last window may be shorter. The stream is read
+/// once, one window at a time: memory O(window) besides the segments. Collective.
 struct WindowStats {
   std::uint64_t first = 0;
   std::vector<double> entropy;
   std::vector<std::uint32_t> types;
   std::vector<std::uint64_t> tokens;
 };
-WindowStats windowStats(const Communicator& comm, const std::vector<StreamSegment>& segments,
+WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>& segments,
                         std::uint64_t window);
 
 /// \brief Config section [audit].
