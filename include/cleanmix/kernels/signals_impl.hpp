@@ -437,17 +437,28 @@ struct ScoreFunctor {
   KOKKOS_INLINE_FUNCTION double tokenBits(const LmTables& m, const ScratchTable& tab,
                                           std::uint64_t u, std::uint64_t v, std::uint64_t w,
                                           bool first, std::uint64_t& cw) const {
-    const std::uint64_t iu = lm::uniIndex(w, m.uniMask), ib = lm::biIndex(v, w, m.ngramMask),
-                        it = lm::triIndex(u, v, w, m.ngramMask), iv = lm::uniIndex(v, m.uniMask);
-    cw = m.at(1, iu) - own(m, tab, m.key(1, iu));
-    const std::uint64_t cvw = m.at(2, ib) - own(m, tab, m.key(2, ib)),
-                        cuvw = m.at(3, it) - own(m, tab, m.key(3, it)),
-                        cv = m.at(1, iv) - own(m, tab, m.key(1, iv));
+    const std::uint64_t iv = lm::uniIndex(v, m.uniMask);
+    const std::uint64_t cv = m.at(1, iv) - own(m, tab, m.key(1, iv));
     std::uint64_t cuv = cv;
     if (!first) {
       const std::uint64_t iuv = lm::biIndex(u, v, m.ngramMask);
       cuv = m.at(2, iuv) - own(m, tab, m.key(2, iuv));
     }
+    std::uint64_t cvw = 0;
+    return carriedBits(m, tab, u, v, w, cv, cuv, cw, cvw);
+  }
+
+  /// The same surprisal with the context counts given: c(v) = cv and c(u v) = cuv, which a
+  /// sequential pass carries from the previous token (its cw and cvw), saving two lookups.
+  KOKKOS_INLINE_FUNCTION double carriedBits(const LmTables& m, const ScratchTable& tab,
+                                            std::uint64_t u, std::uint64_t v, std::uint64_t w,
+                                            std::uint64_t cv, std::uint64_t cuv, std::uint64_t& cw,
+                                            std::uint64_t& cvw) const {
+    const std::uint64_t iu = lm::uniIndex(w, m.uniMask), ib = lm::biIndex(v, w, m.ngramMask),
+                        it = lm::triIndex(u, v, w, m.ngramMask);
+    cw = m.at(1, iu) - own(m, tab, m.key(1, iu));
+    cvw = m.at(2, ib) - own(m, tab, m.key(2, ib));
+    const std::uint64_t cuvw = m.at(3, it) - own(m, tab, m.key(3, it));
     double p = lambda1 * (static_cast<double>(cw) + 1.0) / (m.total + m.v), wsum = lambda1;
     if (cv > 0) {
       const double r = static_cast<double>(cvw) / static_cast<double>(cv);
@@ -488,21 +499,55 @@ struct ScoreFunctor {
     LmSums a;
     a.sent = sentOff(d);
     a.sentEnd = sentOff(d + 1);
+    // A team of one (host backends) walks the tokens in order and carries the context counts;
+    // a larger team gives each thread its own tokens and looks them up. The counts, hence the
+    // values, are the same either way (Backends tests run both).
+    const bool alone = team.team_size() == 1;
+    std::uint64_t cv = 0, cuv = 0, ccv = 0, ccuv = 0;
+    if (alone) {  // context counts of the first token: c(B B) = c(B) = number of documents
+      const std::uint64_t iB = lm::uniIndex(B, ref.uniMask), iBc = lm::uniIndex(B, con.uniMask);
+      cv = cuv = ref.at(1, iB) - own(ref, tab, ref.key(1, iB));
+      ccv = ccuv = withCon ? con.at(1, iBc) - own(con, tab, con.key(1, iBc)) : 0;
+    }
     for (std::uint64_t c0 = 0; c0 <= n; c0 += kLmChunk) {
       const std::uint64_t c1 = c0 + kLmChunk < n + 1 ? c0 + kLmChunk : n + 1;
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c0, c1), [&](const std::uint64_t j) {
+      auto ahead = [&](std::uint64_t j) {
         if (j + kAhead <= n) {
           const std::uint64_t f = j + kAhead;
           prefetch(ref, tok(f - 2), tok(f - 1), tok(f));
           if (withCon) prefetch(con, tok(f - 2), tok(f - 1), tok(f));
         }
-        const std::uint64_t u = j >= 2 ? tok(j - 2) : B, v = j >= 1 ? tok(j - 1) : B, w = tok(j);
-        std::uint64_t cw = 0, ccw = 0;
-        const double b = tokenBits(ref, tab, u, v, w, j == 0, cw);
-        c.bits[j - c0] = b;
-        c.ulog[j - c0] = kx::log2(static_cast<double>(cw) + 1.0);
-        c.diff[j - c0] = withCon ? b - tokenBits(con, tab, u, v, w, j == 0, ccw) : 0.0;
-      });
+      };
+      if (alone) {
+        for (std::uint64_t j = c0; j < c1; ++j) {
+          ahead(j);
+          const std::uint64_t u = j >= 2 ? tok(j - 2) : B, v = j >= 1 ? tok(j - 1) : B, w = tok(j);
+          std::uint64_t cw = 0, cvw = 0;
+          const double b = carriedBits(ref, tab, u, v, w, cv, cuv, cw, cvw);
+          cuv = cvw;
+          cv = cw;
+          c.bits[j - c0] = b;
+          c.ulog[j - c0] = kx::log2(static_cast<double>(cw) + 1.0);
+          if (withCon) {
+            std::uint64_t ccw = 0, ccvw = 0;
+            c.diff[j - c0] = b - carriedBits(con, tab, u, v, w, ccv, ccuv, ccw, ccvw);
+            ccuv = ccvw;
+            ccv = ccw;
+          } else {
+            c.diff[j - c0] = 0.0;
+          }
+        }
+      } else {
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c0, c1), [&](const std::uint64_t j) {
+          ahead(j);
+          const std::uint64_t u = j >= 2 ? tok(j - 2) : B, v = j >= 1 ? tok(j - 1) : B, w = tok(j);
+          std::uint64_t cw = 0, ccw = 0;
+          const double b = tokenBits(ref, tab, u, v, w, j == 0, cw);
+          c.bits[j - c0] = b;
+          c.ulog[j - c0] = kx::log2(static_cast<double>(cw) + 1.0);
+          c.diff[j - c0] = withCon ? b - tokenBits(con, tab, u, v, w, j == 0, ccw) : 0.0;
+        });
+      }
       team.team_barrier();
       Kokkos::single(Kokkos::PerTeam(team), [&]() {
         for (std::uint64_t j = c0; j < c1; ++j) {
