@@ -76,6 +76,17 @@ std::size_t findNonAscii(const char* s, std::size_t i, std::size_t n) {
   return i;
 }
 
+/// High bit of every byte of w that is an ASCII word byte ([0-9A-Za-z]). Bytes >= 0x80 are
+/// cleared first (so the per-byte sums below cannot carry into the next byte) and excluded.
+inline std::uint64_t asciiWordBytes(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  const std::uint64_t x = w & ~kHigh;
+  auto in = [&](std::uint64_t lo, std::uint64_t hi) {  // lo <= byte <= hi, for bytes < 0x80
+    return (x + kOnes * (0x80 - lo)) & ~(x + kOnes * (0x7F - hi)) & kHigh;
+  };
+  return (in('0', '9') | in('a', 'z') | in('A', 'Z')) & ~w & kHigh;
+}
+
 void appendLowerAscii(std::string& out, const char* s, std::size_t n) {
   const std::size_t at = out.size();
   out.resize(at + n);
@@ -104,6 +115,25 @@ std::uint32_t appendNormalized(std::string& out, std::string_view seg) {
 }
 
 }  // namespace
+
+std::size_t asciiWordRunEndReference(const char* s, std::size_t i, std::size_t n) {
+  while (i < n && static_cast<unsigned char>(s[i]) < 0x80 &&
+         kAscii[static_cast<unsigned char>(s[i])] == kWord)
+    ++i;
+  return i;
+}
+
+std::size_t asciiWordRunEnd(const char* s, std::size_t i, std::size_t n) {
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  while (i + 8 <= n) {
+    std::uint64_t w;
+    std::memcpy(&w, s + i, 8);  // little-endian: byte k is bits 8k..8k+7
+    const std::uint64_t stop = ~asciiWordBytes(w) & kHigh;
+    if (stop) return i + static_cast<std::size_t>(__builtin_ctzll(stop) >> 3);
+    i += 8;
+  }
+  return asciiWordRunEndReference(s, i, n);
+}
 
 std::uint64_t tokenId(std::string_view bytes) {
   return XXH3_64bits(bytes.data(), bytes.size());
@@ -199,10 +229,7 @@ void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool ful
   while (i < n) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (!inWord && c < 0x80 && kAscii[c] == kWord) {  // fast path: a run of ASCII word bytes
-      std::size_t j = i + 1;
-      while (j < n && static_cast<unsigned char>(s[j]) < 0x80 &&
-             kAscii[static_cast<unsigned char>(s[j])] == kWord)
-        ++j;
+      const std::size_t j = asciiWordRunEnd(s, i + 1, n);
       newlinesInGap = 0;
       if (j < n && static_cast<unsigned char>(s[j]) >= 0x80) {  // may go on with a non-ASCII letter
         inWord = true;
@@ -268,6 +295,49 @@ void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool ful
 }
 
 void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
+  const char* s = norm.data();
+  const std::size_t n = norm.size();
+  std::string word;  // a word with stripped characters inside, built up; else hashed in place
+  auto flush = [&] {
+    if (!word.empty()) out.push_back(XXH3_64bits(word.data(), word.size()));
+    word.clear();
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      const auto cls = kAscii[c];
+      if (cls == kWord) {
+        const std::size_t j = asciiWordRunEnd(s, i + 1, n);
+        const bool ends = j == n || (static_cast<unsigned char>(s[j]) < 0x80 &&
+                                     kAscii[static_cast<unsigned char>(s[j])] == kSpace);
+        if (word.empty() && ends) {
+          out.push_back(XXH3_64bits(s + i, j - i));  // the common case: a whole plain word
+        } else {
+          word.append(s + i, j - i);
+        }
+        i = j;
+        continue;
+      }
+      if (cls == kSpace) flush();
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t l = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s + i),
+                                                static_cast<utf8proc_ssize_t>(n - i), &cp);
+    const std::size_t len = l > 0 ? static_cast<std::size_t>(l) : 1;
+    const CharClass cls = classify(cp);
+    if (cls == kWord)
+      word.append(s + i, len);
+    else if (cls == kSpace)
+      flush();
+    i += len;
+  }
+  flush();
+}
+
+void wordHashesReference(std::string_view norm, std::vector<std::uint64_t>& out) {
   const char* s = norm.data();
   const std::size_t n = norm.size();
   std::string word;

@@ -1,6 +1,6 @@
 // libFuzzer harness for the words tokenizer: any bytes are repaired to UTF-8 and tokenized; the
-// segment-wise normalisation must equal one utf8proc call on the whole string, and the outputs
-// must be self-consistent.
+// segment-wise normalisation must equal one utf8proc call on the whole string, the block
+// scanners must equal the bytewise ones, and the outputs must be self-consistent.
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -23,8 +23,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (inSentences != d.ids.size()) __builtin_trap();
   const std::uint64_t bytes = std::accumulate(d.lens.begin(), d.lens.end(), 0ull);
   if (bytes > d.norm.size()) __builtin_trap();
-  std::vector<std::uint64_t> words;
+  std::vector<std::uint64_t> words, wordsRef;
   wordHashes(d.norm, words);
   if (words.size() > d.ids.size()) __builtin_trap();
+  wordHashesReference(d.norm, wordsRef);  // the block scanner equals the bytewise one
+  if (words != wordsRef) __builtin_trap();
+  for (const std::string* t : {&text, &d.norm})
+    for (std::size_t i = 0; i <= t->size(); ++i)
+      if (asciiWordRunEnd(t->data(), i, t->size()) !=
+          asciiWordRunEndReference(t->data(), i, t->size()))
+        __builtin_trap();
   return 0;
 }

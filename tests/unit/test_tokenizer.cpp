@@ -1,6 +1,7 @@
 // The built-in `words` tokenizer: Unicode classes, punctuation, case folding, NFKC, sentences.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 
 #include "cleanmix/tokenize/words.hpp"
@@ -146,4 +147,43 @@ TEST(Tokenizer, DecontaminationWordsStripPunctuation) {
   EXPECT_EQ(words("e.g. -- ... x"), ids({"eg", "x"}));  // runs that strip to nothing vanish
   EXPECT_EQ(words("café\u00a0naïve"), ids({"café", "naïve"}));
   EXPECT_TRUE(words(" ... ").empty());
+}
+
+// The block (8 bytes at a time) scanners equal the bytewise ones: the ASCII word-run end at every
+// position, and wordHashes, on random texts built from bytes that sit on every class boundary
+// ('/' '0' '9' ':' '@' 'A' 'Z' '[' '`' 'a' 'z' '{', 0x7F, 0x80, white space, UTF-8 letters and
+// punctuation) and on the bundled sample corpus.
+TEST(Tokenizer, BlockScannersEqualBytewise) {
+  const std::vector<std::string> pieces{
+      "/", "0",  "9",  ":", "@", "A", "Z", "[",        "`",    "a", "z", "{",        "\x7f",
+      " ", "\n", "\t", "'", ".", "é", "ß", "\xc2\xa0", "日本", "٣", "—", "abcdefgh", "xyz123"};
+  std::mt19937 rng(5);
+  std::size_t checked = 0;
+  auto check = [&](const std::string& raw) {
+    std::string norm;
+    normalizeText(raw, norm);
+    for (const std::string* t : std::array<const std::string*, 2>{&raw, &norm}) {
+      for (std::size_t i = 0; i <= t->size(); ++i)
+        ASSERT_EQ(asciiWordRunEnd(t->data(), i, t->size()),
+                  asciiWordRunEndReference(t->data(), i, t->size()))
+            << "at " << i << " of " << *t;
+    }
+    std::vector<std::uint64_t> a, b;
+    wordHashes(norm, a);
+    wordHashesReference(norm, b);
+    ASSERT_EQ(a, b) << norm;
+    ++checked;
+  };
+  for (int k = 0; k < 3000; ++k) {
+    std::string t;
+    const int n = static_cast<int>(rng() % 60);
+    for (int i = 0; i < n; ++i) t += pieces[rng() % pieces.size()];
+    check(t);
+  }
+  // every single byte value, alone and inside a word
+  for (int c = 1; c < 256; ++c) {
+    check(std::string(1, static_cast<char>(c)));
+    check("abcdefg" + std::string(1, static_cast<char>(c)) + "hijklmnopq");
+  }
+  EXPECT_GT(checked, 3000u);
 }

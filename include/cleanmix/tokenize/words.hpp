@@ -31,6 +31,16 @@ std::uint64_t tokenId(std::string_view bytes);
 /// that strip to nothing are dropped. Appends to `out`.
 void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out);
 
+/// \brief Reference wordHashes: one character at a time, the words built in a buffer (tests and
+/// the fuzz harness compare it with the block version).
+void wordHashesReference(std::string_view norm, std::vector<std::uint64_t>& out);
+
+/// \brief End of the run of ASCII word bytes ([0-9A-Za-z]) starting at i, found 8 bytes at a
+/// time (a SWAR range test per byte; the compiler may widen it), bytewise at the end of the
+/// text. asciiWordRunEndReference is the bytewise loop alone.
+std::size_t asciiWordRunEnd(const char* s, std::size_t i, std::size_t n);
+std::size_t asciiWordRunEndReference(const char* s, std::size_t i, std::size_t n);
+
 /// \brief Hashes of the non-blank lines of `norm`, trimmed of ASCII white space (dup_line_frac).
 void appendLineHashes(std::string_view norm, std::vector<std::uint64_t>& out);
 
