@@ -98,7 +98,18 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
                  cfg.run.output.string());
     return 0;
   }
-  if (cfg.score.ompThreads > 0) omp_set_num_threads(cfg.score.ompThreads);
+  if (cfg.score.ompThreads > 0) {
+    omp_set_num_threads(cfg.score.ompThreads);
+    // The Kokkos OpenMP pool was sized at start-up (OMP_NUM_THREADS); the host regions now use
+    // score.omp_threads. Not an error (they take turns), but one of them leaves cores idle.
+    const auto scorer = makeSignalScorer(cfg.score.backend);
+    if (comm.isRoot() && scorer->backend() == "OpenMP" &&
+        scorer->concurrency() != cfg.score.ompThreads)
+      fmt::print(stderr,
+                 "[cleanmix] note: score.omp_threads = {} host threads, but the Kokkos OpenMP "
+                 "kernels have {} (OMP_NUM_THREADS at start); set OMP_NUM_THREADS={} to match\n",
+                 cfg.score.ompThreads, scorer->concurrency(), cfg.score.ompThreads);
+  }
   // Checkpoints (not for calibrate, which writes no run file).
   const ckpt::Store store(cfg.run.workdir, checkpointKey(cfg),
                           cfg.run.checkpoint && !opts.calibrateOnly);
