@@ -18,10 +18,11 @@ struct Partial {  // a window's bucket count held by a rank that is not its owne
   std::uint32_t bucket, count;
 };
 
-/// Entropy and types of a histogram given as sorted (bucket, count) pairs.
-void statsOf(std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, double& entropy,
+/// Entropy and types of a histogram of (bucket, count) pairs; `sorted`: already ascending by
+/// bucket (else sorted here). A bucket may appear more than once; its counts are summed.
+void statsOf(std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, bool sorted, double& entropy,
              std::uint32_t& types, std::uint64_t& tokens) {
-  std::sort(h.begin(), h.end());
+  if (!sorted) std::sort(h.begin(), h.end());
   std::vector<std::uint64_t> counts;
   for (std::size_t i = 0; i < h.size();) {
     std::uint64_t c = 0;
@@ -82,11 +83,11 @@ WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>
     }
     buf.clear();
   };
-  auto stats = [&](std::vector<std::pair<std::uint32_t, std::uint32_t>>& h) {
+  auto stats = [&](std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, bool sorted) {
     double e;
     std::uint32_t t;
     std::uint64_t n;
-    statsOf(h, e, t, n);
+    statsOf(h, sorted, e, t, n);
     out.entropy.push_back(e);
     out.types.push_back(t);
     out.tokens.push_back(n);
@@ -103,7 +104,7 @@ WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>
       pending.swap(hist);
       pendingWindow = w;
     } else {
-      stats(hist);
+      stats(hist, true);  // histogram() leaves it ascending
     }
   };
   if (any) {
@@ -127,7 +128,7 @@ WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>
            comm.rank(), p.window);
     pending.emplace_back(p.bucket, p.count);
   }
-  if (pendingWindow != UINT64_MAX) stats(pending);
+  if (pendingWindow != UINT64_MAX) stats(pending, got.empty());
   if (ownFirst == UINT64_MAX) {
     out.first = total / window;  // no window: an empty block at the end
     return out;

@@ -64,6 +64,22 @@ CharClass classify(utf8proc_int32_t cp) {
   }
 }
 
+/// The character at s[i]: its code point, class and length in bytes (an invalid byte counts as
+/// one; normalised text is valid UTF-8).
+struct CharAt {
+  utf8proc_int32_t cp;
+  CharClass cls;
+  std::size_t len;
+};
+CharAt charAt(const char* s, std::size_t i, std::size_t n) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return {c, static_cast<CharClass>(kAscii[c]), 1};
+  utf8proc_int32_t cp = c;
+  const utf8proc_ssize_t l = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s + i),
+                                              static_cast<utf8proc_ssize_t>(n - i), &cp);
+  return {cp, classify(cp), l > 0 ? static_cast<std::size_t>(l) : 1};
+}
+
 /// Index of the first byte >= 0x80 at or after i, or n.
 std::size_t findNonAscii(const char* s, std::size_t i, std::size_t n) {
   while (i + 8 <= n) {
@@ -240,17 +256,7 @@ void WordsTokenizer::tokenize(std::string_view text, TokenizedDoc& out, bool ful
       i = j;
       continue;
     }
-    utf8proc_int32_t cp = c;
-    std::size_t len = 1;
-    CharClass cls;
-    if (c < 0x80) {
-      cls = static_cast<CharClass>(kAscii[c]);
-    } else {
-      const utf8proc_ssize_t l = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s + i),
-                                                  static_cast<utf8proc_ssize_t>(n - i), &cp);
-      len = l > 0 ? static_cast<std::size_t>(l) : 1;  // normalised text is valid UTF-8
-      cls = classify(cp);
-    }
+    const auto [cp, cls, len] = charAt(s, i, n);
     if (cls == kWord) {
       if (!inWord) {
         tokStart = i;
@@ -323,11 +329,7 @@ void wordHashes(std::string_view norm, std::vector<std::uint64_t>& out) {
       ++i;
       continue;
     }
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t l = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s + i),
-                                                static_cast<utf8proc_ssize_t>(n - i), &cp);
-    const std::size_t len = l > 0 ? static_cast<std::size_t>(l) : 1;
-    const CharClass cls = classify(cp);
+    const auto [cp, cls, len] = charAt(s, i, n);
     if (cls == kWord)
       word.append(s + i, len);
     else if (cls == kSpace)
@@ -357,11 +359,7 @@ void wordHashesReference(std::string_view norm, std::vector<std::uint64_t>& out)
       ++i;
       continue;
     }
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t l = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s + i),
-                                                static_cast<utf8proc_ssize_t>(n - i), &cp);
-    const std::size_t len = l > 0 ? static_cast<std::size_t>(l) : 1;
-    const CharClass cls = classify(cp);
+    const auto [cp, cls, len] = charAt(s, i, n);
     if (cls == kWord)
       word.append(s + i, len);
     else if (cls == kSpace)

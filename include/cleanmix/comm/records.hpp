@@ -181,16 +181,6 @@ void unpackAll(std::string_view bytes, std::vector<R>& out) {
 
 /// \brief Personalised all-to-all of records: `send[r]` goes to rank r; returns what every rank
 /// sent here, in rank order. Collective.
-template <class R>
-std::vector<R> exchangeRecords(const Communicator& comm, const std::vector<std::vector<R>>& send) {
-  std::vector<std::vector<char>> parts(send.size());
-  for (std::size_t r = 0; r < send.size(); ++r) parts[r] = detail::packAll(send[r]);
-  const std::vector<char> got = comm.alltoallv(parts);
-  std::vector<R> out;
-  detail::unpackAll(std::string_view(got.data(), got.size()), out);
-  return out;
-}
-
 /// \brief exchangeRecords that consumes `send`: each destination's records are packed into
 /// one buffer and freed at once, and the buffer is freed before the records are unpacked, so
 /// at most about twice the exchanged bytes are held at any time (the copying form holds the
@@ -212,6 +202,13 @@ std::vector<R> exchangeRecords(const Communicator& comm, std::vector<std::vector
   std::vector<R> out;
   detail::unpackAll(std::string_view(got.data(), got.size()), out);
   return out;
+}
+
+/// \brief Personalised all-to-all of records: `send[r]` goes to rank r; returns what every rank
+/// sent here, in rank order. Collective. (A copy of `send`, then the consuming form.)
+template <class R>
+std::vector<R> exchangeRecords(const Communicator& comm, const std::vector<std::vector<R>>& send) {
+  return exchangeRecords(comm, std::vector<std::vector<R>>(send));
 }
 
 /// \brief Every rank's records on rank 0, in rank order (empty elsewhere). Collective.

@@ -687,7 +687,7 @@ inline std::uint64_t scratchCapacity(std::uint64_t n, int looLms) {
 }
 
 /// \brief The salt of the one MinHash permutation, from [dedup] seed.
-inline std::uint64_t mhSalt(std::uint64_t seed) {
+inline std::uint64_t minHashSalt(std::uint64_t seed) {
   return mix64(seed * 0x2545F4914F6CDD1Dull + 1);
 }
 
@@ -826,7 +826,7 @@ class SignalScorerImpl final : public SignalScorer {
                               _wordOff,       _words,
                               _mhOn,          _mh.bands,
                               _mh.rows,       _mh.shingle,
-                              _mh.seed,       mhSalt(_mh.seed),
+                              _mh.seed,       minHashSalt(_mh.seed),
                               _bandKeys,      _tkey,
                               _tcnt,          _tpos,
                               _slot,          _out,
