@@ -1,7 +1,11 @@
 #include "cleanmix/comm/communicator.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <map>
 
 #include "cleanmix/core/error.hpp"
 
@@ -19,6 +23,19 @@ Communicator::Communicator(MPI_Comm parent) {
   mpiCheck(MPI_Comm_dup(parent, &_comm), "Communicator");
   MPI_Comm_rank(_comm, &_rank);
   MPI_Comm_size(_comm, &_size);
+  // Host names once, for the rank-to-host map in /timing and the inter-host traffic split.
+  constexpr int kHostLen = 256;
+  std::array<char, kHostLen> mine{};
+  gethostname(mine.data(), kHostLen - 1);
+  std::vector<char> all(static_cast<std::size_t>(kHostLen) * _size);
+  mpiCheck(MPI_Allgather(mine.data(), kHostLen, MPI_CHAR, all.data(), kHostLen, MPI_CHAR, _comm),
+           "Communicator");
+  std::map<std::string, int> ids;
+  for (int r = 0; r < _size; ++r) {
+    _hosts.emplace_back(all.data() + static_cast<std::size_t>(r) * kHostLen);
+    _hostId.push_back(ids.emplace(_hosts.back(), static_cast<int>(ids.size())).first->second);
+  }
+  _hostCount = static_cast<int>(ids.size());
 }
 
 Communicator::~Communicator() {
@@ -35,6 +52,7 @@ void Communicator::allreduce(void* data, std::size_t count, MPI_Datatype type, M
   int typeSize = 0;
   MPI_Type_size(type, &typeSize);
   auto* p = static_cast<char*>(data);
+  _traffic.collectiveBytes += count * static_cast<std::size_t>(typeSize);
   constexpr std::size_t kChunk = std::size_t{1} << 26;  // elements per call, well below INT_MAX
   for (std::size_t off = 0; off < count; off += kChunk) {
     const int n = static_cast<int>(std::min(kChunk, count - off));
@@ -44,6 +62,7 @@ void Communicator::allreduce(void* data, std::size_t count, MPI_Datatype type, M
 
 std::uint64_t Communicator::exscanSum(std::uint64_t v) const {
   std::uint64_t out = 0;
+  _traffic.collectiveBytes += sizeof v;
   mpiCheck(MPI_Exscan(&v, &out, 1, MPI_UINT64_T, MPI_SUM, _comm), "exscanSum");
   return _rank == 0 ? 0 : out;  // MPI leaves rank 0's result undefined
 }
@@ -52,6 +71,7 @@ void Communicator::bcastBytes(std::string& bytes, int root) const {
   std::uint64_t n = bytes.size();
   mpiCheck(MPI_Bcast(&n, 1, MPI_UINT64_T, root, _comm), "bcastBytes");
   bytes.resize(n);
+  _traffic.collectiveBytes += sizeof n + n;
   constexpr std::uint64_t kChunk = 1u << 30;
   for (std::uint64_t off = 0; off < n; off += kChunk)
     mpiCheck(MPI_Bcast(bytes.data() + off, static_cast<int>(std::min(kChunk, n - off)), MPI_CHAR,
@@ -63,6 +83,7 @@ std::vector<std::string> Communicator::gatherBytes(const std::string& mine, int 
   const int n = static_cast<int>(mine.size());
   if (mine.size() > static_cast<std::size_t>(INT_MAX)) fail("gatherBytes", "message too large");
   std::vector<int> sizes(_size);
+  _traffic.collectiveBytes += sizeof n + mine.size();
   mpiCheck(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, _comm), "gatherBytes");
   std::vector<int> displs(_size, 0);
   std::string all;
@@ -109,10 +130,13 @@ std::string Communicator::exchangeBytes(const std::string& packed,
                          rd.data(), MPI_BYTE, _comm),
            "alltoallv");
   _a2aBytes += so;
+  _traffic.collectiveBytes += sizeof(std::uint64_t) * _size;  // the counts
+  for (int r = 0; r < _size; ++r) countSent(r, sendBytes[r]);
   return out;
 }
 
 void Communicator::send(std::span<const double> data, int dest) const {
+  countSent(dest, data.size_bytes());
   mpiCheck(MPI_Send(data.data(), static_cast<int>(data.size()), MPI_DOUBLE, dest, 17, _comm),
            "send");
 }
@@ -125,6 +149,7 @@ void Communicator::recv(std::span<double> data, int src) const {
 
 bool Communicator::allOk(bool ok) const {
   int v = ok ? 1 : 0;
+  _traffic.collectiveBytes += sizeof v;
   mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, _comm), "allOk");
   return v == 1;
 }

@@ -13,6 +13,7 @@
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/error.hpp"
 #include "cleanmix/driver/manifest.hpp"
+#include "cleanmix/driver/workdir_lock.hpp"
 #include "cleanmix/output/writer.hpp"
 #include "cleanmix/stages/audit.hpp"
 #include "cleanmix/stages/checkpoint.hpp"
@@ -92,10 +93,11 @@ void planMixAudit(const Communicator& comm, const RunConfig& cfg, const RunOptio
 }  // namespace
 
 int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions& opts) {
+  // One run per work directory, before anything in it is read or removed (calibrate writes
+  // nothing there).
+  std::optional<WorkdirLock> lock;
+  if (!opts.calibrateOnly) lock.emplace(comm, cfg.run.workdir, cfg.run.output.string());
   if (opts.resume && alreadyComplete(comm, cfg)) {
-    if (comm.isRoot())
-      fmt::print(stderr, "[cleanmix] --resume: {} is complete for this config; nothing to do\n",
-                 cfg.run.output.string());
     return 0;
   }
   if (cfg.score.ompThreads > 0) {
@@ -116,7 +118,7 @@ int runPipeline(const RunConfig& cfg, const Communicator& comm, const RunOptions
   if (store.enabled()) ckpt::installStopHandler();
   PhaseTimer timer(kPhases);
   Progress progress(comm.isRoot(), cfg.run.progressSeconds);
-  const StageEnv env{progress, timer, store, [] { return ckpt::stopRequested(); }};
+  const StageEnv env{progress, timer, store, [] { return ckpt::stopSignal(); }};
 
   const Corpus corpus = runIndex(comm, cfg.sources, cfg.ingest, opts.resume, env);
   timer.lap("index");

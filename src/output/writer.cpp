@@ -405,6 +405,17 @@ void writeAudit(const h5::ParallelFile& f, const AuditSummary& a) {
   h5::writeColumn<std::uint8_t>(f, b, "hold", sp(k.hold), k.first, a.batches);
 }
 
+/// One value per rank as a uint64 attribute (collective: every rank passes the same vector).
+void writeRankAttr(hid_t ds, const char* name, const std::vector<std::uint64_t>& v) {
+  h5::Id space(
+      h5::checkId(H5Screate_simple(1, std::array<hsize_t, 1>{v.size()}.data(), nullptr), name),
+      H5Sclose);
+  h5::Id a(
+      h5::checkId(H5Acreate2(ds, name, H5T_NATIVE_UINT64, space, H5P_DEFAULT, H5P_DEFAULT), name),
+      H5Aclose);
+  h5::check(H5Awrite(a, H5T_NATIVE_UINT64, v.data()), name);
+}
+
 void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutput& run,
                  const std::vector<double>& timing) {
   const std::uint64_t phases = run.phaseNames.size();
@@ -412,17 +423,15 @@ void writeTiming(const Communicator& c, const h5::ParallelFile& f, const RunOutp
                           static_cast<std::uint64_t>(c.size()), phases);
   h5::Id ds(h5::checkId(H5Dopen2(f.id(), "timing", H5P_DEFAULT), "writeTiming"), H5Dclose);
   h5::writeAttrs(ds, {{"phases", run.phaseNames}, {"units", std::string("seconds")}});
-  // Peak resident memory of each rank, for scaling studies (an attribute: not a result).
-  const auto rss = c.allgather(run.peakRssBytes);
-  h5::Id space(h5::checkId(H5Screate_simple(1, std::array<hsize_t, 1>{rss.size()}.data(), nullptr),
-                           "writeTiming"),
-               H5Sclose);
-  h5::Id a(h5::checkId(
-               H5Acreate2(ds, "peak_rss_bytes", H5T_NATIVE_UINT64, space, H5P_DEFAULT, H5P_DEFAULT),
-               "writeTiming"),
-           H5Aclose);
-  h5::check(H5Awrite(a, H5T_NATIVE_UINT64, rss.data()), "writeTiming");
+  // For scaling studies (attributes, not results: they vary with the layout): each rank's peak
+  // resident memory, its host, and what it has sent so far (docs/operations.md).
+  const Communicator::Traffic sent = c.traffic();  // before the gathers below add to it
+  writeRankAttr(ds, "peak_rss_bytes", c.allgather(run.peakRssBytes));
   h5::writeAttr(ds, "dedup_alltoallv_bytes_max", run.dedup.alltoallvBytesMax);
+  h5::writeAttr(ds, "hosts", c.hosts());
+  writeRankAttr(ds, "sent_p2p_bytes", c.allgather(sent.p2pBytes));
+  writeRankAttr(ds, "sent_p2p_remote_host_bytes", c.allgather(sent.p2pRemoteBytes));
+  writeRankAttr(ds, "sent_collective_bytes", c.allgather(sent.collectiveBytes));
 }
 
 void writeAll(const Communicator& comm, const fs::path& partial, const RunOutput& run,

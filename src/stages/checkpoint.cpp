@@ -27,8 +27,8 @@ namespace {
 
 volatile std::sig_atomic_t gStop = 0;
 
-extern "C" void onStopSignal(int) {
-  gStop = 1;
+extern "C" void onStopSignal(int sig) {
+  gStop = sig;
 }
 
 /// The saved index: the config it belongs to and the shard table with its pieces.
@@ -54,10 +54,23 @@ void installStopHandler() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 }
 
 bool stopRequested() {
   return gStop != 0;
+}
+
+int stopSignal() {
+  return gStop;
+}
+
+const char* signalName(int sig) {
+  switch (sig) {
+    case SIGUSR1: return "SIGUSR1";
+    case SIGTERM: return "SIGTERM";
+    default: return "a signal";
+  }
 }
 
 int testPieceDelayMs() {

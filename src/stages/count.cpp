@@ -344,7 +344,7 @@ CountResult runCount(const Communicator& comm, const CountParams& params, const 
     lastSnapshot = std::chrono::steady_clock::now();
   };
   PieceHooks hooks;
-  hooks.stop = [&] { return store.enabled() && env.stopRequested(); };
+  hooks.stop = [&] { return store.enabled() && env.stopSignal() != 0; };
   hooks.skip = [&](std::uint32_t p) { return counted[p] != 0; };
   hooks.done = [&](std::uint32_t p) {
     countedNow.push_back(p);
@@ -365,15 +365,15 @@ CountResult runCount(const Communicator& comm, const CountParams& params, const 
   env.progress.finish();
   snapshot();
   env.timer.lap("count");  // before the first collective: excludes waiting for other ranks
-  if (stopAgreed(comm, hooks.stopped, env)) {
+  if (const int sig = stopAgreed(comm, hooks.stopped, env)) {
     const std::uint64_t done = comm.allreduceSum<std::uint64_t>(countedNow.size());
     if (comm.isRoot())
       fmt::print(stderr,
-                 "[cleanmix] stop requested (SIGUSR1) in the count stage: {} + {} of {} pieces "
+                 "[cleanmix] stop requested ({}) in the count stage: {} + {} of {} pieces "
                  "checkpointed in {}; exiting with status {} (rerun with --resume, any rank "
                  "count)\n",
-                 restoredPieces, done, corpus.table.pieces.size(), store.dir().string(),
-                 ckpt::kExitStopped);
+                 ckpt::signalName(sig), restoredPieces, done, corpus.table.pieces.size(),
+                 store.dir().string(), ckpt::kExitStopped);
     CountResult r;
     r.stopped = true;
     return r;

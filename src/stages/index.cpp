@@ -4,6 +4,8 @@
 #include <boost/serialization/vector.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/comm/records.hpp"
 #include "cleanmix/core/archive.hpp"
@@ -91,9 +93,11 @@ Corpus runIndex(const Communicator& comm, const std::vector<SourceConfig>& sourc
   return c;
 }
 
-bool stopAgreed(const Communicator& comm, bool stoppedHere, const StageEnv& env) {
-  const int mine = env.store.enabled() && (stoppedHere || env.stopRequested()) ? 1 : 0;
-  return comm.allreduceMax<int>(mine) != 0;
+int stopAgreed(const Communicator& comm, bool stoppedHere, const StageEnv& env) {
+  int mine = 0;
+  if (env.store.enabled() && (stoppedHere || env.stopSignal() != 0))
+    mine = std::max(1, env.stopSignal());
+  return comm.allreduceMax<int>(mine);
 }
 
 std::uint64_t parseOnlyPass(const Corpus& corpus, const IngestParams& ingest, std::uint64_t& lines,

@@ -238,7 +238,7 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
   std::uint64_t restored = 0, scoredNow = 0;
   const ckpt::Store& store = env.store;
   PieceHooks hooks;
-  hooks.stop = [&] { return store.enabled() && env.stopRequested(); };
+  hooks.stop = [&] { return store.enabled() && env.stopSignal() != 0; };
   hooks.skip = [&](std::uint32_t p) {
     if (!corpus.resumed) return false;
     auto rows = readScorePiece(store, p, counts.tally.docs[p]);
@@ -263,14 +263,15 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
   if (corpus.resumed && comm.isRoot())
     fmt::print(stderr, "[cleanmix] --resume: rank 0 restored {} of its {} score pieces\n", restored,
                corpus.end - corpus.begin);
-  if (stopAgreed(comm, hooks.stopped, env)) {
+  if (const int sig = stopAgreed(comm, hooks.stopped, env)) {
     const std::uint64_t done = comm.allreduceSum(restored + scoredNow);
     if (comm.isRoot())
       fmt::print(stderr,
-                 "[cleanmix] stop requested (SIGUSR1) in the score stage: {} of {} pieces "
+                 "[cleanmix] stop requested ({}) in the score stage: {} of {} pieces "
                  "checkpointed in {}; exiting with status {} (rerun with --resume, any rank "
                  "count)\n",
-                 done, corpus.table.pieces.size(), store.dir().string(), ckpt::kExitStopped);
+                 ckpt::signalName(sig), done, corpus.table.pieces.size(), store.dir().string(),
+                 ckpt::kExitStopped);
     r.stopped = true;
     return r;
   }

@@ -83,6 +83,7 @@ class Communicator {
   std::vector<T> allgather(T v) const {
     std::vector<T> out(_size);
     mpiCheck(MPI_Allgather(&v, 1, mpiType<T>(), out.data(), 1, mpiType<T>(), _comm), "allgather");
+    _traffic.collectiveBytes += sizeof(T);
     return out;
   }
 
@@ -125,6 +126,19 @@ class Communicator {
   /// \brief Bytes this rank has sent through alltoallv so far.
   std::uint64_t alltoallvBytes() const { return _a2aBytes; }
 
+  /// \brief What this rank has sent so far (scaling studies, /timing attributes).
+  struct Traffic {
+    std::uint64_t p2pBytes = 0;         ///< to other ranks, exact: alltoallv and send
+    std::uint64_t p2pRemoteBytes = 0;   ///< the part of p2pBytes to ranks on another host
+    std::uint64_t collectiveBytes = 0;  ///< payload of reductions, broadcasts, gathers (its route
+                                        ///< is MPI's choice, so it is not split by host)
+  };
+  const Traffic& traffic() const { return _traffic; }
+  /// \brief Every rank's host name (gethostname), in rank order; the same on every rank.
+  const std::vector<std::string>& hosts() const { return _hosts; }
+  /// \brief Number of distinct hosts the ranks run on.
+  int hostCount() const { return _hostCount; }
+
   /// \brief Point-to-point for the ordered scans that need a carry from rank r-1 to rank r.
   void send(std::span<const double> data, int dest) const;
   void recv(std::span<double> data, int src) const;
@@ -134,8 +148,17 @@ class Communicator {
 
  private:
   void allreduce(void* data, std::size_t count, MPI_Datatype type, MPI_Op op) const;
+  void countSent(int dest, std::uint64_t bytes) const {
+    if (dest == _rank) return;
+    _traffic.p2pBytes += bytes;
+    if (_hostId[dest] != _hostId[_rank]) _traffic.p2pRemoteBytes += bytes;
+  }
 
   MPI_Comm _comm = MPI_COMM_NULL;
+  std::vector<std::string> _hosts;
+  std::vector<int> _hostId;  ///< per rank: index of its host among the distinct hosts
+  int _hostCount = 1;
+  mutable Traffic _traffic;
   int _rank = 0, _size = 1;
   mutable std::uint64_t _a2aBytes = 0;
 };

@@ -25,13 +25,20 @@
 
 namespace cleanmix::ckpt {
 
-/// \brief Exit status of a run that stopped early on request (SIGUSR1) after checkpointing.
+/// \brief Exit status of a run that stopped early on request (SIGUSR1 or SIGTERM) after
+/// checkpointing.
 inline constexpr int kExitStopped = 3;
 
-/// \brief Install the SIGUSR1 handler (idempotent). A stop request makes the count and score
-/// stages finish their current piece, checkpoint and return kExitStopped.
+/// \brief Install the SIGUSR1 and SIGTERM handler (idempotent). A stop request makes the count
+/// and score stages finish their current piece, checkpoint and return kExitStopped. SIGTERM is
+/// what `scancel`, a preemption and a node shutdown send first (SIGKILL follows after Slurm's
+/// KillWait), so it is a stop request too, not a crash.
 void installStopHandler();
 bool stopRequested();
+/// \brief The signal that asked this rank to stop (SIGUSR1 or SIGTERM), 0 when none did.
+int stopSignal();
+/// \brief "SIGUSR1", "SIGTERM" (for messages).
+const char* signalName(int sig);
 
 /// \brief Test hook: milliseconds to sleep after each count/score piece
 /// (`CLEANMIX_TEST_PIECE_DELAY_MS`), so signal tests can hit a stage on a small corpus.

@@ -50,12 +50,13 @@ struct StageEnv {
   Progress& progress;
   PhaseTimer& timer;
   const ckpt::Store& store;
-  std::function<bool()> stopRequested;  ///< a stop (SIGUSR1) has been asked for
+  std::function<int()> stopSignal;  ///< the signal that asked for a stop (SIGUSR1, SIGTERM), or 0
 };
 
 /// \brief A stop request ends a stage on every rank once any rank saw it (each finishes its
-/// current piece first; their checkpoints are written by then). Collective.
-bool stopAgreed(const Communicator& comm, bool stoppedHere, const StageEnv& env);
+/// current piece first; their checkpoints are written by then). Collective. Returns the
+/// highest signal number any rank saw (for the message), 0 when none did.
+int stopAgreed(const Communicator& comm, bool stoppedHere, const StageEnv& env);
 
 /// \brief Documents read from input and waiting to be tokenized, with where they came from.
 struct TextBatch {
