@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Strong and weak scaling of cleanmix over rank counts.
 #   bash perf/scaling.sh --ranks 1,2,4 [--size MB] [--repeat N] --out DIR [--slurm]
+#   bash perf/scaling.sh --slurm --nodes 1,2,3 [--size MB] --out DIR   (ranks = nodes x
+#     $CLEANMIX_TASKS_PER_NODE; for a namespaced local cluster: slurm/local-cluster.sh start --nodes 3)
 # Strong: one corpus of --size MB at every rank count. Weak: --size MB per rank.
 # Locally each point is an mpirun; with --slurm each point is one `sbatch jobs/cleanmix.sbatch`
 # (nodes = ranks / tasks-per-node, from $CLEANMIX_TASKS_PER_NODE, default 1) and the script
 # waits for the job. Reads /timing from every output and writes DIR/scaling.csv and
 # DIR/scaling.png (speedup and efficiency vs ranks, per-stage breakdown, straggler spread).
 set -euo pipefail
-ranks=1,2,4; size=100; repeat=1; out=""; slurm=0
+ranks=1,2,4; size=100; repeat=1; out=""; slurm=0; nodes=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ranks) ranks="$2"; shift 2;; --size) size="$2"; shift 2;;
     --repeat) repeat="$2"; shift 2;; --out) out="$2"; shift 2;;
     --slurm) slurm=1; shift;;
+    --nodes) nodes="$2"; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -22,6 +25,11 @@ mkdir -p "$out"; out="$(cd "$out" && pwd)"
 if [ "$slurm" = 1 ]; then CLEANMIX_PERF_NO_BUILD=1; fi
 source "$(dirname "$0")/common.sh"  # repo, bin, gen, mpiflags, gen_corpus; builds unless --slurm
 bin="${CLEANMIX:-$bin}"
+if [ -n "$nodes" ]; then
+  [ "$slurm" = 1 ] || { echo "--nodes needs --slurm" >&2; exit 2; }
+  IFS=, read -r -a nl <<< "$nodes"
+  ranks=""; for n in "${nl[@]}"; do ranks+="${ranks:+,}$(( n * ${CLEANMIX_TASKS_PER_NODE:-1} ))"; done
+fi
 IFS=, read -r -a ranklist <<< "$ranks"
 
 run_point() {  # mode np MB rep
@@ -75,11 +83,25 @@ for mode in ("strong", "weak"):
         walls = [pr.max(axis=0).sum() for pr, _ in runs]
         per_rank, corpus = runs[int(np.argsort(walls)[len(walls) // 2])]
         stage = per_rank.max(axis=0)
+        a = t.attrs
+        hosts = [h.decode() if isinstance(h, bytes) else h for h in a.get("hosts", [])]
+        p2p = a.get("sent_p2p_bytes", np.zeros(1))
+        remote = a.get("sent_p2p_remote_host_bytes", np.zeros(1))
+        coll = a.get("sent_collective_bytes", np.zeros(1))
         work = per_rank[:, phases.index("count")] + per_rank[:, phases.index("score")]
         spread = (work.max() - work.min()) / work.mean() if work.mean() > 0 else 0
-        rows.append(dict(mode=mode, ranks=np_, corpus_bytes=corpus, wall_s=stage.sum(),
+        rows.append(dict(mode=mode, ranks=np_, nodes=len(set(hosts)) or 1, corpus_bytes=corpus,
+                         wall_s=stage.sum(),
                          **{f"{p}_s": stage[i] for i, p in enumerate(phases)},
-                         straggler_spread=spread))
+                         straggler_spread=spread,
+                         # per rank, max over ranks: what each rank sends (docs/operations.md)
+                         p2p_bytes_per_rank_max=int(p2p.max()),
+                         collective_bytes_per_rank_max=int(coll.max()),
+                         # share of all bytes sent that crossed hosts (collectives: payload,
+                         # counted as crossing when there is more than one host)
+                         internode_share=(float(remote.sum()) + (float(coll.sum()) if len(set(hosts)) > 1 else 0.0))
+                                         / max(1.0, float(p2p.sum() + coll.sum())),
+                         p2p_internode_share=float(remote.sum()) / max(1.0, float(p2p.sum()))))
 for mode in ("strong", "weak"):
     base = next(r for r in rows if r["mode"] == mode and r["ranks"] == ranks[0])
     for r in rows:
@@ -119,7 +141,9 @@ for a in ax.flat:
 fig.tight_layout()
 fig.savefig(f"{out}/scaling.png", dpi=90)
 for r in rows:
-    print(f"{r['mode']:6s} np {r['ranks']}: {r['corpus_bytes'] / 1e6:7.1f} MB  wall {r['wall_s']:6.2f} s  "
-          f"speedup {r['speedup']:5.2f}  efficiency {r['efficiency']:4.2f}  spread {r['straggler_spread']:.2f}")
+    print(f"{r['mode']:6s} np {r['ranks']} on {r['nodes']} hosts: {r['corpus_bytes'] / 1e6:7.1f} MB  wall {r['wall_s']:6.2f} s  "
+          f"speedup {r['speedup']:5.2f}  efficiency {r['efficiency']:4.2f}  spread {r['straggler_spread']:.2f}  "
+          f"sent/rank p2p {r['p2p_bytes_per_rank_max'] / 1e6:.2f} MB coll {r['collective_bytes_per_rank_max'] / 1e6:.1f} MB  "
+          f"p2p between hosts {100 * r['p2p_internode_share']:.0f}%")
 print(f"wrote {out}/scaling.csv and {out}/scaling.png")
 PY
