@@ -22,7 +22,8 @@ cleanmix_build_packages=(
   python3 python3-h5py python3-numpy python3-matplotlib
 )
 # Only the tests use these: clang + compiler-rt (tests/fuzz, libFuzzer + ASan/UBSan), Slurm +
-# munge (e2e.slurm), chromium (e2e.report screenshot), clang-format (style.clang_format),
+# munge (e2e.slurm, e2e.cluster), iproute2 and util-linux (ip netns, nsenter, unshare: the
+# namespaced nodes of e2e.cluster), chromium (e2e.report screenshot), clang-format (style.clang_format),
 # clang-tidy + clang's own omp.h (check_tidy.sh: the sources and Kokkos' OpenMP backend include
 # <omp.h>, which clang does not take from GCC), the zstd, gzip and xxhsum CLIs (e2e failures/sample/
 # materialize), git (check_format.sh lists the tree with git ls-files), gmock (no test uses it
@@ -31,8 +32,8 @@ cleanmix_build_packages=(
 # reference tokenizers tests/tokenizers/fetch.sh installs into a cache; it needs npm too, which
 # Debian packages separately and NodeSource's nodejs bundles: fetch.sh installs it when missing).
 cleanmix_test_packages=(
-  clang-14 libclang-rt-14-dev slurm-wlm munge chromium clang-format clang-tidy libomp-14-dev
-  zstd gzip xxhash git libgmock-dev libbenchmark-dev sentencepiece nodejs
+  clang-14 libclang-rt-14-dev slurm-wlm munge iproute2 util-linux chromium clang-format
+  clang-tidy libomp-14-dev zstd gzip xxhash git libgmock-dev libbenchmark-dev sentencepiece nodejs
 )
 # perf/*.sh do their arithmetic with bc; cleanmix_bench_stages needs Google Benchmark.
 cleanmix_perf_packages=(bc libbenchmark-dev sentencepiece nodejs)
