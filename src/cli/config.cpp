@@ -12,6 +12,7 @@
 
 #include "cleanmix/core/columns.hpp"
 #include "cleanmix/core/error.hpp"
+#include "cleanmix/core/utf8.hpp"
 
 namespace cleanmix {
 namespace fs = std::filesystem;
@@ -233,6 +234,9 @@ void applyOverride(toml::table& root, const std::string& kv) {
   try {
     parsed = toml::parse("v = " + raw, std::string_view{"--set"});
   } catch (const toml::parse_error&) {
+    // toml++ does not check strings built in code: without this, bytes that are not UTF-8 would
+    // reach the run but be recorded (effectiveToml) as other characters.
+    if (!isValidUtf8(raw)) configFail("loadConfig", "--set '{}': the value is not valid UTF-8", kv);
     parsed = toml::table{};
     parsed.insert("v", raw);
   }
