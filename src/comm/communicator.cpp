@@ -35,7 +35,6 @@ Communicator::Communicator(MPI_Comm parent) {
     _hosts.emplace_back(all.data() + static_cast<std::size_t>(r) * kHostLen);
     _hostId.push_back(ids.emplace(_hosts.back(), static_cast<int>(ids.size())).first->second);
   }
-  _hostCount = static_cast<int>(ids.size());
 }
 
 Communicator::~Communicator() {

@@ -57,10 +57,6 @@ void installStopHandler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool stopRequested() {
-  return gStop != 0;
-}
-
 int stopSignal() {
   return gStop;
 }

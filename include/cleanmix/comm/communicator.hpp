@@ -136,8 +136,6 @@ class Communicator {
   const Traffic& traffic() const { return _traffic; }
   /// \brief Every rank's host name (gethostname), in rank order; the same on every rank.
   const std::vector<std::string>& hosts() const { return _hosts; }
-  /// \brief Number of distinct hosts the ranks run on.
-  int hostCount() const { return _hostCount; }
 
   /// \brief Point-to-point for the ordered scans that need a carry from rank r-1 to rank r.
   void send(std::span<const double> data, int dest) const;
@@ -157,7 +155,6 @@ class Communicator {
   MPI_Comm _comm = MPI_COMM_NULL;
   std::vector<std::string> _hosts;
   std::vector<int> _hostId;  ///< per rank: index of its host among the distinct hosts
-  int _hostCount = 1;
   mutable Traffic _traffic;
   int _rank = 0, _size = 1;
   mutable std::uint64_t _a2aBytes = 0;

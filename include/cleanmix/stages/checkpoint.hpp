@@ -34,7 +34,6 @@ inline constexpr int kExitStopped = 3;
 /// what `scancel`, a preemption and a node shutdown send first (SIGKILL follows after Slurm's
 /// KillWait), so it is a stop request too, not a crash.
 void installStopHandler();
-bool stopRequested();
 /// \brief The signal that asked this rank to stop (SIGUSR1 or SIGTERM), 0 when none did.
 int stopSignal();
 /// \brief "SIGUSR1", "SIGTERM" (for messages).
