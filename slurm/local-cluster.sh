@@ -8,8 +8,10 @@
 #   key; munged's socket is a file every namespace sees. $CLEANMIX_SLURM_NET (default 77.0)
 #   picks the subnet 10.<net>.0/24.
 # Installs slurm-wlm and munge if missing. State lives in $CLEANMIX_SLURM_DIR (default
-# /var/tmp/cleanmix-slurm; not under /tmp, which each namespaced node has of its own, as real
-# nodes do: PMIx keeps per-step folders there under names that would collide); `start` is idempotent; `stop` ends only the daemons it started (by pid)
+# /var/tmp/cleanmix-slurm). Each node's node-local scratch (slurm.conf TmpFS, where PMIx keeps
+# per-step folders under names that would collide between nodes) is $CLEANMIX_SLURM_DIR/tmp.NODE;
+# the rest of the file system, /tmp included, is shared, like a cluster's parallel file system.
+# `start` is idempotent; `stop` ends only the daemons it started (by pid)
 # and deletes only the namespaces and links it recorded in $CLEANMIX_SLURM_DIR/made, also after
 # a crash. `kill-node NAME` simulates losing a node: its link goes down and every process in
 # its namespace (its slurmd and every rank on it) gets SIGKILL.
@@ -76,9 +78,6 @@ start() {
   cpus=$(nproc --all)
   mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
   if [ "$nodes" -gt 1 ]; then
-    case "$(realpath -m "$state")/" in
-      /tmp/*) echo "CLEANMIX_SLURM_DIR must not be under /tmp with --nodes > 1 (each node has its own /tmp)" >&2; exit 2;;
-    esac
     make_network
     mem=$(( mem / nodes ))
     for i in $(seq 1 "$nodes"); do
@@ -111,13 +110,13 @@ PY
       alive "$state/slurmd.cm-node$i.pid" && continue
       # Its own hostname (UTS namespace) and network; slurmd daemonises and writes its pid file.
       # nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup file system slurmd needs.
-      # A mount namespace gives the node its own /tmp (node-local, as on a cluster).
+      # Node-local scratch: TmpFS=$state/tmp.%n (slurm.conf), where PMIx puts spmix_appdir_*.
       mkdir -p "$state/tmp.cm-node$i"; chmod 1777 "$state/tmp.cm-node$i"
-      nsenter --net="/run/netns/cm$tag-n$i" unshare --uts --mount --propagation private sh -c \
-        "mount --bind '$state/tmp.cm-node$i' /tmp && hostname cm-node$i && exec slurmd -f '$conf' -N cm-node$i"
+      nsenter --net="/run/netns/cm$tag-n$i" unshare --uts sh -c \
+        "hostname cm-node$i && exec slurmd -f '$conf' -N cm-node$i"
     done
   else
-    mkdir -p "$state/spool"
+    mkdir -p "$state/spool" "$state/tmp"; chmod 1777 "$state/tmp"
     alive "$state/slurmd.pid" || slurmd -f "$conf"
   fi
   for _ in $(seq 1 90); do
