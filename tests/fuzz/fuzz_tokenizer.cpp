@@ -41,16 +41,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // Inside a long run, the scanner's path from j depends only on (r - j) mod 8 and on
       // whether the final block would pass n, all of which the first and last 32 starts
       // cover; the middle is sampled (every 61st) so that long runs stay linear.
-      for (std::size_t j = i; j < r;) {
+      std::size_t j = i;
+      do {  // at least i itself: where no run starts, r == i
         if (asciiWordRunEnd(p, j, n) != r) __builtin_trap();
-        j = (j - i < 32 || r - j <= 33) ? j + 1 : std::min(j + 61, r - 32);
-      }
-      if (r == i) {
-        if (asciiWordRunEnd(p, i, n) != i) __builtin_trap();
-        ++i;
-      } else {
-        i = r;
-      }
+        j = (j - i < 32 || r - j <= 32) ? j + 1 : std::min(j + 61, r - 32);
+      } while (j < r);
+      i = r > i ? r : i + 1;
     }
   }
   return 0;
