@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cleanmix/core/error.hpp"
 
@@ -146,14 +147,51 @@ class GzipSource final : public ByteSource {
   bool _finished = false;
 };
 
+// Decompression contexts are reused across shards, one free list per thread: a context keeps
+// its window buffer (up to 8 MiB for level-19 frames, 128 MiB at zstd's window limit) through
+// ZSTD_DCtx_reset, so a rank reading many small shards, or a fuzzer reading one per input, does
+// not allocate, fault in and free a window per shard. A list, not one context, because two
+// readers can be open at once on one thread.
+class DStreamPool {
+ public:
+  ~DStreamPool() {
+    for (ZSTD_DStream* d : _free) ZSTD_freeDStream(d);
+  }
+  ZSTD_DStream* acquire() {
+    if (_free.empty()) return ZSTD_createDStream();
+    ZSTD_DStream* d = _free.back();
+    _free.pop_back();
+    return d;
+  }
+  void release(ZSTD_DStream* d) {
+    if (!d) return;
+    // A context left mid-frame by an error or an early close starts clean for the next shard.
+    if (ZSTD_isError(ZSTD_DCtx_reset(d, ZSTD_reset_session_only)) || _free.size() >= kKeep)
+      ZSTD_freeDStream(d);
+    else
+      _free.push_back(d);
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 4;
+  std::vector<ZSTD_DStream*> _free;
+};
+
+DStreamPool& dstreamPool() {
+  thread_local DStreamPool pool;
+  return pool;
+}
+
 class ZstdSource final : public ByteSource {
  public:
   ZstdSource(const std::string& path, std::uint64_t bytes)
-      : _in(path, bytes), _d(ZSTD_createDStream()) {
+      : _in(path, bytes), _d(dstreamPool().acquire()) {
     if (!_d) fail("readShard", "'{}': cannot create a zstd stream", path);
     ZSTD_initDStream(_d);
   }
-  ~ZstdSource() override { ZSTD_freeDStream(_d); }
+  ~ZstdSource() override { dstreamPool().release(_d); }
+  ZstdSource(const ZstdSource&) = delete;
+  ZstdSource& operator=(const ZstdSource&) = delete;
   std::size_t read(char* dst, std::size_t n) override {
     ZSTD_outBuffer out{dst, n, 0};
     while (out.pos < n && !_finished) {

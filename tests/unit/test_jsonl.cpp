@@ -178,6 +178,56 @@ TEST(Jsonl, CorruptCompressedDataIsAFatalError) {
   EXPECT_THROW(readAll(writePlain("notzst.jsonl.zst", "plain text, not zstd\n")), Error);
 }
 
+// Zstd contexts are reused across shards on a thread: a shard read after a corrupt one, after
+// one left mid-frame, and two readers open at once must each read exactly their own lines.
+TEST(Jsonl, ZstdContextsReusedAcrossShardsStartClean) {
+  const std::string good = zstBytes(kMixed);
+  const auto goodPath = writePlain("reuse-good.jsonl.zst", good);
+  const Result expected = readAll(goodPath);
+  ASSERT_FALSE(expected.texts.empty());
+  const std::string big = zstBytes(kMixed + kMixed + kMixed);
+  const auto truncPath = writePlain("reuse-trunc.jsonl.zst", big.substr(0, big.size() / 2));
+  const auto corruptPath = writePlain("reuse-corrupt.jsonl.zst", good.substr(0, 6) + "garbage!");
+  std::string many;  // several 128 KiB zstd blocks
+  for (int i = 0; i < 20000; ++i) many += "{\"text\": \"document " + std::to_string(i) + "\"}\n";
+  const auto longPath = writePlain("reuse-long.jsonl.zst", zstBytes(many));
+  const auto rawLines = [](const std::string& path) {
+    const ShardInfo s = shardOf(path);
+    LineReader r(s, Piece{0, 0, s.bytes}, 1 << 20);
+    std::string all;
+    Line line;
+    while (r.next(line)) all += std::string(line.text) + "\n";
+    return all;
+  };
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_THROW(readAll(truncPath), Error);
+    EXPECT_EQ(readAll(goodPath).texts, expected.texts);
+    EXPECT_THROW(readAll(corruptPath), Error);
+    EXPECT_EQ(readAll(goodPath).texts, expected.texts);
+    {  // a reader closed after its first line leaves its context mid-frame
+      const ShardInfo s = shardOf(longPath);
+      LineReader early(s, Piece{0, 0, s.bytes}, 1 << 20);
+      Line line;
+      EXPECT_TRUE(early.next(line));
+    }
+    EXPECT_EQ(readAll(goodPath).texts, expected.texts);
+  }
+  // Two readers open at once, interleaved line by line, on different shards.
+  const auto otherPath = writePlain("reuse-other.jsonl.zst", zstBytes(kMixed + kMixed));
+  const ShardInfo a = shardOf(goodPath), b = shardOf(otherPath);
+  LineReader ra(a, Piece{0, 0, a.bytes}, 1 << 20), rb(b, Piece{0, 0, b.bytes}, 1 << 20);
+  std::string ta, tb;
+  Line la, lb;
+  bool moreA = true, moreB = true;
+  while (moreA || moreB) {
+    if (moreA && (moreA = ra.next(la))) ta += std::string(la.text) + "\n";
+    if (moreB && (moreB = rb.next(lb))) tb += std::string(lb.text) + "\n";
+  }
+  EXPECT_EQ(ta, rawLines(goodPath));
+  EXPECT_EQ(tb, rawLines(otherPath));
+  EXPECT_EQ(std::count(tb.begin(), tb.end(), '\n'), 17);  // kMixed twice: 9 + 8 lines
+}
+
 TEST(Jsonl, MissingFileIsAnError) {
   ShardInfo s{(tmpDir() / "nope.jsonl").string(), 0, 10, Compression::None};
   EXPECT_THROW(LineReader(s, Piece{0, 0, 10}, 100), Error);
