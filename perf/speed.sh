@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Issue 12's speed goals, measured in one run on the same data with `wc -w` as the yardstick.
-# Usage: bash perf/speed.sh [--mb 100] [--repeat 3] [--out perf/results]
+# Usage: bash perf/speed.sh [--mb 100] [--repeat 3] [--out perf/results] [--memory] [--set K=V]...
+#   --memory  only the memory flatness: 1x1 peak RSS at MB and 2 x MB (writes speed-memory.md)
+#   --set     a config override for every cleanmix run (e.g. materialize.round_bytes=...)
 #
 # The corpus is generated (cleanmix_gen_corpus MB 64 1 5): 10% anchor (reference LM on), 5%
 # `synthetic_known` (contrast LM, fold LMs and the classifier on), the rest pool. The contenders
@@ -20,8 +22,12 @@ source "$(dirname "$0")/common.sh"  # repo, bin, gen, mpiflags, median; builds
 mb=100
 repeat=3
 out="$repo/perf/results"
+memory=0
+sets=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --memory) memory=1; shift ;;
+    --set) sets+=(--set "$2"); shift 2 ;;
     --mb) mb="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
@@ -46,7 +52,8 @@ run_pipeline() {
   t0=$(date +%s.%N)
   OMP_NUM_THREADS="$th" OMP_PROC_BIND=false mpirun "${mpiflags[@]}" --bind-to none -x OMP_NUM_THREADS -x OMP_PROC_BIND \
     -np "$np" "$bin" run "$data/corpus.toml" --out "$h5" --set run.checkpoint=false \
-    --set run.progress_seconds=1e9 --workdir "$out/speed-$tag.work" 2> "$out/speed-$tag.log"
+    --set run.progress_seconds=1e9 --workdir "$out/speed-$tag.work" ${sets[@]+"${sets[@]}"} \
+    2> "$out/speed-$tag.log"
   t1=$(date +%s.%N)
   /usr/bin/python3 - "$h5" "$bytes" "$t0" "$t1" <<'PY'
 import sys, h5py
@@ -62,6 +69,24 @@ PY
 
 data="$(corpus "$mb")"
 bytes=$(cat "$data"/*.jsonl | wc -c)
+if [ "$memory" = 1 ]; then
+  read -r _ _ m1 _ < <(run_pipeline "$data" 1 1 "mem-1x")
+  data2="$(corpus $((2 * mb)))"
+  read -r _ _ m2 _ < <(run_pipeline "$data2" 1 1 "mem-2x")
+  r=$(echo "$m2 / $m1" | bc -l | xargs printf '%.2f')
+  {
+    echo "# Peak RSS per rank, 1 rank x 1 thread ($(date -u +%F)${sets[*]:+, ${sets[*]}})"
+    echo
+    echo "| corpus MB | peak RSS MB |"
+    echo "|---|---|"
+    echo "| $mb | $m1 |"
+    echo "| $((2 * mb)) | $m2 |"
+    echo
+    echo "Ratio ${r}x: $([ "$(echo "$r <= 1.1" | bc)" = 1 ] && echo "within 10%" || echo "not flat")."
+  } > "$out/speed-memory.md"
+  cat "$out/speed-memory.md"
+  exit 0
+fi
 declare -A wall cs rmax rsum
 wcs=()
 for i in $(seq "$repeat"); do

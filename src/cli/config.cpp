@@ -475,7 +475,7 @@ MaterializeParams parseMaterialize(const Ctx& ctx, const toml::table& root) {
   MaterializeParams m;
   m.shardBytes = getPositive(ctx, root, "materialize", "shard_bytes", 64u << 20, 1024, 1ull << 40);
   m.format = get<std::string>(root, "materialize", "format", "jsonl");
-  m.roundBytes = getPositive(ctx, root, "materialize", "round_bytes", 256u << 20, 4096, 1ull << 40);
+  m.roundBytes = getPositive(ctx, root, "materialize", "round_bytes", 64u << 20, 4096, 1ull << 40);
   const auto& known = mixSinkFormats();
   if (std::find(known.begin(), known.end(), m.format) == known.end())
     configFail("loadConfig", "{}: materialize.format = '{}' is not supported (known: {})",

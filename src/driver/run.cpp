@@ -52,6 +52,7 @@ MixPassParams mixParams(const RunConfig& cfg, bool audit) {
   p.ingest = cfg.ingest;
   p.batchBytes = cfg.score.batchBytes;
   p.audit = audit;
+  p.auditWindow = cfg.audit.batchTokens;
   p.roundBytes = cfg.materialize.roundBytes;
   p.spillDir = cfg.run.workdir / "mixtext";
   return p;
@@ -83,8 +84,8 @@ void planMixAudit(const Communicator& comm, const RunConfig& cfg, const RunOptio
   if (!opts.materializeDir.empty())
     materializer = std::make_unique<Materializer>(comm, cfg.materialize, opts.materializeDir,
                                                   corpus, tokenizer);
-  const MixPass mix = runMixPass(comm, mixParams(cfg, cfg.audit.enabled), corpus, tokenizer, docs,
-                                 docOffset, materializer.get(), progress);
+  MixPass mix = runMixPass(comm, mixParams(cfg, cfg.audit.enabled), corpus, tokenizer, docs,
+                           docOffset, materializer.get(), progress);
   if (materializer) materializer->finish(mix, cfg.run.seed, r.plan.realised);
   if (cfg.audit.enabled) r.audit = runAudit(comm, cfg.audit, mix);
   setCoverage(r.plan, mix.mixCounts, referenceUnigram(r.counts), comm.isRoot());

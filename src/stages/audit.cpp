@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <unordered_map>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/error.hpp"
@@ -18,150 +19,142 @@ struct Partial {  // a window's bucket count held by a rank that is not its owne
   std::uint32_t bucket, count;
 };
 
-/// Entropy and types of a histogram of (bucket, count) pairs; `sorted`: already ascending by
-/// bucket (else sorted here). A bucket may appear more than once; its counts are summed.
-void statsOf(std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, bool sorted, double& entropy,
-             std::uint32_t& types, std::uint64_t& tokens) {
+/// Entropy and types of a histogram of (bucket, count) pairs, appended to `out`; `sorted`:
+/// already ascending by bucket (else sorted here). A bucket may appear more than once; its
+/// counts are summed.
+void appendStats(WindowStats& out, std::vector<std::pair<std::uint32_t, std::uint32_t>>& h,
+                 bool sorted) {
   if (!sorted) std::sort(h.begin(), h.end());
-  std::vector<std::uint64_t> counts;
+  std::uint64_t tokens = 0;
+  std::uint32_t types = 0;
+  double sumClogC = 0;
   for (std::size_t i = 0; i < h.size();) {
     std::uint64_t c = 0;
     std::size_t j = i;
     for (; j < h.size() && h[j].first == h[i].first; ++j) c += h[j].second;
-    counts.push_back(c);
+    tokens += c;
+    ++types;
+    sumClogC += static_cast<double>(c) * std::log2(static_cast<double>(c));
     i = j;
   }
-  tokens = 0;
-  double sumClogC = 0;
-  for (auto c : counts) {
-    tokens += c;
-    sumClogC += static_cast<double>(c) * std::log2(static_cast<double>(c));
-  }
-  types = static_cast<std::uint32_t>(counts.size());
-  entropy = tokens ? std::log2(static_cast<double>(tokens)) - sumClogC / static_cast<double>(tokens)
-                   : 0.0;
+  out.entropy.push_back(tokens ? std::log2(static_cast<double>(tokens)) -
+                                     sumClogC / static_cast<double>(tokens)
+                               : 0.0);
+  out.types.push_back(types);
+  out.tokens.push_back(tokens);
 }
 
 }  // namespace
 
-WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>& segments,
-                        std::uint64_t window) {
-  const int np = comm.size();
-  std::uint64_t begin = UINT64_MAX, end = 0;
-  for (const auto& s : segments) {
-    if (s.buckets.empty()) continue;
-    begin = std::min(begin, s.start);
-    end = std::max<std::uint64_t>(end, s.start + s.buckets.size());
+WindowAccumulator::WindowAccumulator(std::uint64_t window, std::uint64_t begin, std::uint64_t count)
+    : _window(window), _begin(begin), _end(begin + count), _pos(begin) {
+  if (window == 0) fail("audit", "window of 0 tokens");
+  _buf.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(window, count)));
+}
+
+void WindowAccumulator::add(std::span<const std::uint32_t> buckets) {
+  if (buckets.size() > _end - _pos)
+    fail("audit", "{} tokens added past this rank's share [{}, {})", buckets.size(), _begin, _end);
+  while (!buckets.empty()) {
+    // The current window ends at the next multiple of the window, or at my last token.
+    const std::uint64_t room = _window - _pos % _window;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(room, buckets.size()));
+    _buf.insert(_buf.end(), buckets.begin(), buckets.begin() + static_cast<std::ptrdiff_t>(n));
+    buckets = buckets.subspan(n);
+    _pos += n;
+    if (_pos % _window == 0 || _pos == _end) close();
   }
-  const auto begins = comm.allgather(begin);
-  const std::uint64_t total = comm.allreduceMax(end);
-  // Ranks holding tokens, by first token (ascending: rank order is stream order). The owner of
-  // window w is the last of them whose first token is <= the window's first token.
-  std::vector<std::pair<std::uint64_t, int>> starts;
-  for (int r = 0; r < np; ++r)
-    if (begins[r] != UINT64_MAX) starts.emplace_back(begins[r], r);
-  auto owner = [&](std::uint64_t w) {
-    const std::pair<std::uint64_t, int> key{w * window, np};
-    const auto it = std::upper_bound(starts.begin(), starts.end(), key);
-    return it == starts.begin() ? 0 : std::prev(it)->second;
-  };
-  WindowStats out;
-  const bool any = begin != UINT64_MAX;
+}
+
+void WindowAccumulator::close() {
+  const std::uint64_t w = (_pos - 1) / _window;
+  // The window's (bucket, count) histogram, ascending.
+  std::sort(_buf.begin(), _buf.end());
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> hist;
+  for (std::size_t i = 0; i < _buf.size();) {
+    std::size_t j = i;
+    while (j < _buf.size() && _buf[j] == _buf[i]) ++j;
+    hist.emplace_back(_buf[i], static_cast<std::uint32_t>(j - i));
+    i = j;
+  }
+  _buf.clear();
+  if (w * _window < _begin) {  // its first token is on an earlier rank: sent there at finish
+    _head = std::move(hist);
+    _headWindow = w;
+    return;
+  }
+  _ownFirst = std::min(_ownFirst, w);
+  if ((w + 1) * _window > _end) {  // may go on on later ranks: merged after the exchange
+    _tail = std::move(hist);
+    _tailWindow = w;
+    return;
+  }
+  appendStats(_out, hist, true);
+}
+
+WindowStats WindowAccumulator::finish(const Communicator& comm) {
+  if (_pos != _end)
+    fail("audit", "rank {}: {} of its {} tokens were added", comm.rank(), _pos - _begin,
+         _end - _begin);
+  const int np = comm.size();
+  const bool any = _end > _begin;
+  const auto begins = comm.allgather<std::uint64_t>(any ? _begin : UINT64_MAX);
+  const std::uint64_t total = comm.allreduceMax<std::uint64_t>(any ? _end : 0);
+  // The owner of a window is the last rank holding tokens whose first token is at or before
+  // the window's first token (rank order is stream order).
   std::vector<std::vector<Partial>> send(np);
-  // One window at a time: its buckets, then its (bucket, count) histogram, ascending.
-  std::vector<std::uint32_t> buf;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> hist, pending;
-  std::uint64_t ownFirst = UINT64_MAX, pendingWindow = UINT64_MAX;
-  auto histogram = [&] {
-    std::sort(buf.begin(), buf.end());
-    hist.clear();
-    for (std::size_t i = 0; i < buf.size();) {
-      std::size_t j = i;
-      while (j < buf.size() && buf[j] == buf[i]) ++j;
-      hist.emplace_back(buf[i], static_cast<std::uint32_t>(j - i));
-      i = j;
-    }
-    buf.clear();
-  };
-  auto stats = [&](std::vector<std::pair<std::uint32_t, std::uint32_t>>& h, bool sorted) {
-    double e;
-    std::uint32_t t;
-    std::uint64_t n;
-    statsOf(h, sorted, e, t, n);
-    out.entropy.push_back(e);
-    out.types.push_back(t);
-    out.tokens.push_back(n);
-  };
-  auto finish = [&](std::uint64_t w) {
-    histogram();
-    const int o = owner(w);
-    if (o != comm.rank()) {  // its first token is on an earlier rank: send the partial counts
-      for (const auto& [bucket, c] : hist) send[o].push_back({w, bucket, c});
-      return;
-    }
-    ownFirst = std::min(ownFirst, w);
-    if ((w + 1) * window > end) {  // may go on on later ranks: merged after the exchange
-      pending.swap(hist);
-      pendingWindow = w;
-    } else {
-      stats(hist, true);  // histogram() leaves it ascending
-    }
-  };
-  if (any) {
-    buf.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(window, end - begin)));
-    std::uint64_t cur = begin / window;
-    for (const auto& s : segments)
-      for (std::size_t i = 0; i < s.buckets.size(); ++i) {
-        const std::uint64_t w = (s.start + i) / window;
-        if (w != cur) {
-          finish(cur);
-          cur = w;
-        }
-        buf.push_back(s.buckets[i]);
-      }
-    finish(cur);
+  if (_headWindow != UINT64_MAX) {
+    int owner = -1;
+    for (int r = 0; r < np; ++r)
+      if (begins[r] != UINT64_MAX && begins[r] <= _headWindow * _window) owner = r;
+    if (owner < 0 || owner == comm.rank())
+      fail("audit", "rank {}: no owner for window {}", comm.rank(), _headWindow);
+    for (const auto& [bucket, c] : _head) send[owner].push_back({_headWindow, bucket, c});
   }
   const auto got = comm.alltoallv(send);
-  for (const auto& p : got) {  // partial windows that continue here: only my last one
-    if (p.window != pendingWindow)
-      fail("windowStats", "rank {}: partial counts for window {}, which it does not own",
-           comm.rank(), p.window);
-    pending.emplace_back(p.bucket, p.count);
+  for (const auto& p : got) {  // partial windows that continue on later ranks: only my last one
+    if (p.window != _tailWindow)
+      fail("audit", "rank {}: partial counts for window {}, which it does not own", comm.rank(),
+           p.window);
+    _tail.emplace_back(p.bucket, p.count);
   }
-  if (pendingWindow != UINT64_MAX) stats(pending, got.empty());
-  if (ownFirst == UINT64_MAX) {
-    out.first = total / window;  // no window: an empty block at the end
-    return out;
-  }
-  out.first = ownFirst;
+  if (_tailWindow != UINT64_MAX) appendStats(_out, _tail, got.empty());
+  _out.first = _ownFirst == UINT64_MAX ? total / _window : _ownFirst;  // none: an empty block
+  WindowStats out = std::move(_out);
+  _out = {};
   return out;
 }
 
-AuditSummary runAudit(const Communicator& comm, const AuditParams& params, const MixPass& mix) {
-  // The training stream: my copies in training order, after the copies of lower ranks.
+AuditSummary runAudit(const Communicator& comm, const AuditParams& params, MixPass& mix) {
+  const std::uint64_t W = params.batchTokens;
+  // The training stream: my copies in training order, after the copies of lower ranks. Their
+  // token buckets arrive one round of the key space at a time (my copies of round k are
+  // contiguous in key order), so only one round's buckets are held.
   std::uint64_t myTokens = 0;
   for (const auto& c : mix.copies) myTokens += c.tokens;
-  std::uint64_t pos = comm.exscanSum(myTokens);
-  std::vector<SegmentView> train;  // views: a copy's buckets are not copied
-  train.reserve(mix.copies.size());
-  for (const auto& c : mix.copies) {
-    const auto& b = mix.tokens[mix.tokensOf.at(c.doc)].buckets;
-    train.push_back({pos, b});
-    pos += b.size();
+  WindowAccumulator train(W, comm.exscanSum(myTokens), myTokens);
+  std::size_t next = 0;
+  for (std::uint32_t k = 0; k < mix.rounds; ++k) {
+    const std::vector<DocTokensRecord> tokens =
+        mix.tokenSpill.active()
+            ? exchangeRecords(comm, mix.tokenSpill.take<DocTokensRecord>(k, comm.size()))
+            : exchangeRecords(comm, std::move(mix.tokensOut));
+    std::unordered_map<std::uint64_t, std::size_t> tokensOf;
+    for (std::size_t i = 0; i < tokens.size(); ++i) tokensOf[tokens[i].doc] = i;
+    for (; next < mix.copies.size() && mix.roundOf(mix.copies[next].key, comm.size()) == k;
+         ++next) {
+      const auto it = tokensOf.find(mix.copies[next].doc);
+      if (it == tokensOf.end())
+        fail("audit", "rank {}: no tokens for document {} in round {}", comm.rank(),
+             mix.copies[next].doc, k);
+      train.add(tokens[it->second].buckets);
+    }
   }
-  // The anchor stream: anchor documents in doc_id order (they are local and in order).
-  std::uint64_t myAnchor = 0;
-  for (const auto& seg : mix.anchorStream) myAnchor += seg.buckets.size();
-  std::uint64_t apos = comm.exscanSum(myAnchor);
-  std::vector<SegmentView> anchor;
-  anchor.reserve(mix.anchorStream.size());
-  for (const auto& seg : mix.anchorStream) {
-    anchor.push_back({apos, seg.buckets});
-    apos += seg.buckets.size();
-  }
-  const std::uint64_t W = params.batchTokens;
-  const WindowStats batches = windowStats(comm, train, W);
-  const WindowStats windows = windowStats(comm, anchor, W);
+  if (next != mix.copies.size())
+    fail("audit", "rank {}: {} copies left after {} rounds", comm.rank(), mix.copies.size() - next,
+         mix.rounds);
+  const WindowStats batches = train.finish(comm);
+  const WindowStats& windows = mix.anchorWindows;
   // Floor: the percentile of complete anchor windows (every rank gets them all).
   std::vector<double> full;
   for (std::size_t k = 0; k < windows.entropy.size(); ++k)
@@ -194,10 +187,12 @@ AuditSummary runAudit(const Communicator& comm, const AuditParams& params, const
   au.held = comm.allreduceSum(held);
   au.batches = comm.allreduceSum<std::uint64_t>(batches.entropy.size());
   if (comm.isRoot())
-    fmt::print(stderr,
-               "[cleanmix] audit: {} batches of {} tokens, floor {:.3f} bits (p{} of {} anchor "
-               "windows), {} held for review\n",
-               au.batches, W, floor, params.floorPercentile, au.anchorWindows, au.held);
+    fmt::print(
+        stderr,
+        "[cleanmix] audit: {} batches of {} tokens, floor {:.3f} bits (p{} of {} anchor "
+        "windows), {} held for review{}\n",
+        au.batches, W, floor, params.floorPercentile, au.anchorWindows, au.held,
+        mix.rounds > 1 ? fmt::format("; token buckets exchanged in {} rounds", mix.rounds) : "");
   return au;
 }
 

@@ -63,7 +63,7 @@ void Materializer::addAnchor(const DocRows& docs, std::size_t row, std::uint64_t
   for (auto& sink : _anchor) sink->add(r);
 }
 
-void Materializer::finish(const MixPass& mix, std::uint64_t seed, std::uint64_t realisedTokens) {
+void Materializer::finish(MixPass& mix, std::uint64_t seed, std::uint64_t realisedTokens) {
   auto write = [&](const Copy& c, const DocTextRecord& t) {
     const auto& src = (*_corpus.sources)[t.source];
     MixRecord r{t.text,
@@ -87,30 +87,13 @@ void Materializer::finish(const MixPass& mix, std::uint64_t seed, std::uint64_t 
     // key order; only round k's texts are in memory.
     std::size_t next = 0;
     for (std::uint32_t k = 0; k < mix.rounds; ++k) {
-      std::vector<std::vector<DocTextRecord>> out(_comm.size());
-      {
-        std::ifstream in(mix.spillFiles[k], std::ios::binary);
-        const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-        if (!in && !in.eof()) fail("materialize", "cannot read '{}'", mix.spillFiles[k].string());
-        Unpacker u(bytes);
-        while (!u.done()) {
-          const auto dest = u.get<std::uint32_t>();
-          out.at(dest).push_back(DocTextRecord::unpack(u));
-        }
-      }
-      std::error_code ec;
-      std::filesystem::remove(mix.spillFiles[k], ec);
-      const std::vector<DocTextRecord> texts = exchangeRecords(_comm, out);
-      out.clear();
+      const std::vector<DocTextRecord> texts =
+          exchangeRecords(_comm, mix.textSpill.take<DocTextRecord>(k, _comm.size()));
       std::unordered_map<std::uint64_t, std::size_t> textOf;
       for (std::size_t i = 0; i < texts.size(); ++i) textOf[texts[i].doc] = i;
       for (; next < mix.copies.size() && mix.roundOf(mix.copies[next].key, _comm.size()) == k;
            ++next)
         write(mix.copies[next], texts[textOf.at(mix.copies[next].doc)]);
-    }
-    if (!mix.spillFiles.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(mix.spillFiles.front().parent_path(), ec);  // only if empty
     }
     if (next != mix.copies.size())
       fail("materialize", "{} copies left after {} rounds", mix.copies.size() - next, mix.rounds);

@@ -1,7 +1,7 @@
 #include "cleanmix/stages/mix.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,12 +24,13 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
   const std::uint64_t nb = std::uint64_t{1} << params.vocabBits, mask = nb - 1;
   const auto& sources = *corpus.sources;
   MixPass out;
-  // Materialize in rounds when the planned text would not fit one exchange (docs.nBytes is the
-  // normalised size: an estimate of the shipped text).
-  if (materialize) {
+  // Ship in rounds when the planned records would not fit one exchange: docs.nBytes is the
+  // normalised size, an estimate of a shipped text; a token bucket is 4 bytes.
+  if (needCopies) {
     std::uint64_t planned = 0;
     for (std::size_t i = 0; i < docs.size(); ++i)
-      if (docs.repeats[i] > 0) planned += docs.nBytes[i];
+      if (docs.repeats[i] > 0)
+        planned += (materialize ? docs.nBytes[i] : 0) + (audit ? 4 * docs.nTokens[i] : 0);
     const std::uint64_t total = comm.allreduceSum<std::uint64_t>(planned);
     const std::uint64_t per =
         std::max<std::uint64_t>(1, params.roundBytes) * static_cast<std::uint64_t>(comm.size());
@@ -51,25 +52,23 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
         if (std::find(copyDest[i].begin(), copyDest[i].end(), slot) == copyDest[i].end())
           copyDest[i].push_back(slot);
       }
-  std::vector<Packer> spill(out.rounds > 1 ? out.rounds : 0);
   if (out.rounds > 1) {
-    std::error_code ec;
-    std::filesystem::create_directories(params.spillDir, ec);
-    if (ec) fail("materialize", "cannot create '{}': {}", params.spillDir.string(), ec.message());
-    for (std::uint32_t r = 0; r < out.rounds; ++r) {
-      out.spillFiles.push_back(params.spillDir /
-                               fmt::format("mixtext-r{:05}-{:05}.bin", comm.rank(), r));
-      std::ofstream(out.spillFiles.back(), std::ios::binary | std::ios::trunc);
-    }
+    if (materialize)
+      out.textSpill =
+          RoundSpill(params.spillDir, "mixtext", comm.rank(), out.rounds, "materialize");
+    if (audit)
+      out.tokenSpill = RoundSpill(params.spillDir, "mixtokens", comm.rank(), out.rounds, "audit");
   }
-  auto flushSpill = [&](std::uint32_t r) {
-    std::string& b = spill[r].bytes();
-    std::ofstream f(out.spillFiles[r], std::ios::binary | std::ios::app);
-    f.write(b.data(), static_cast<std::streamsize>(b.size()));
-    if (!f) fail("materialize", "cannot write '{}'", out.spillFiles[r].string());
-    b.clear();
-  };
-  std::vector<std::vector<DocTokensRecord>> tokensOut(comm.size());
+  // The anchor stream (anchor documents in doc_id order: local and in read order) is cut into
+  // the audit's windows as it is read.
+  std::optional<WindowAccumulator> anchorWindows;
+  if (audit) {
+    std::uint64_t myAnchor = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i)
+      if (sources[docs.source[i]].role == Role::Anchor) myAnchor += docs.nTokens[i];
+    anchorWindows.emplace(params.auditWindow, comm.exscanSum(myAnchor), myAnchor);
+  }
+  if (audit && out.rounds == 1) out.tokensOut.resize(comm.size());
   std::vector<std::vector<DocTextRecord>> textOut(comm.size());
   out.mixCounts.assign(nb, 0);
   std::vector<TokenizedDoc> tdocs;
@@ -111,14 +110,10 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
                                 docs.inferred[row],
                                 std::string(b.text(i))};
               const auto dest = static_cast<std::uint32_t>(slot / out.rounds);
-              if (out.rounds == 1) {
+              if (out.rounds == 1)
                 textOut[dest].push_back(std::move(rec));
-                continue;
-              }
-              const auto r = static_cast<std::uint32_t>(slot % out.rounds);
-              spill[r].put(dest);
-              rec.pack(spill[r]);
-              if (spill[r].bytes().size() >= (4u << 20)) flushSpill(r);
+              else
+                out.textSpill.add(static_cast<std::uint32_t>(slot % out.rounds), dest, rec);
             }
           }
           if (!audit) continue;
@@ -126,15 +121,18 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
           buckets.reserve(ids.size() + extra);
           for (auto id : ids) buckets.push_back(static_cast<std::uint32_t>(id & mask));
           if (extra) buckets.push_back(static_cast<std::uint32_t>(eodBucket));  // as trained
-          for (const std::uint64_t slot : copyDest[row]) {
-            const auto dest = static_cast<std::size_t>(slot / out.rounds);
-            auto& to = tokensOut[dest];
-            if (to.empty() || to.back().doc != doc) to.push_back({doc, buckets});
-          }
-          if (anchor) {
-            StreamSegment seg;
-            seg.buckets = std::move(buckets);
-            out.anchorStream.push_back(std::move(seg));
+          if (anchor) anchorWindows->add(buckets);
+          // One record per (rank, round) slot that needs the document.
+          DocTokensRecord rec{doc, std::move(buckets)};
+          const auto& slots = copyDest[row];
+          if (out.rounds > 1) {
+            for (const std::uint64_t slot : slots)
+              out.tokenSpill.add(static_cast<std::uint32_t>(slot % out.rounds),
+                                 static_cast<std::uint32_t>(slot / out.rounds), rec);
+          } else if (!slots.empty()) {  // one round: the slot is the rank
+            for (std::size_t k = 0; k + 1 < slots.size(); ++k)
+              out.tokensOut[slots[k]].push_back(rec);
+            out.tokensOut[slots.back()].push_back(std::move(rec));
           }
         }
       },
@@ -146,15 +144,13 @@ MixPass runMixPass(const Communicator& comm, const MixPassParams& params, const 
     std::sort(out.copies.begin(), out.copies.end(),
               [](const Copy& a, const Copy& b) { return a.key < b.key; });
   }
-  for (std::uint32_t r = 0; r < spill.size(); ++r) flushSpill(r);
+  out.textSpill.flushAll();
+  out.tokenSpill.flushAll();
   if (materialize && out.rounds == 1) {
     out.texts = exchangeRecords(comm, std::move(textOut));
     for (std::size_t k = 0; k < out.texts.size(); ++k) out.textOf[out.texts[k].doc] = k;
   }
-  if (audit) {
-    out.tokens = exchangeRecords(comm, std::move(tokensOut));
-    for (std::size_t k = 0; k < out.tokens.size(); ++k) out.tokensOf[out.tokens[k].doc] = k;
-  }
+  if (audit) out.anchorWindows = anchorWindows->finish(comm);
   return out;
 }
 

@@ -196,6 +196,14 @@ void ScoreRows::append(ScoreRows& o) {
   looTokens += o.looTokens;
 }
 
+void ScoreRows::reserve(std::size_t docs, std::size_t bands) {
+  visit([&](const char* name, auto& v) {
+    const std::string_view n = name;
+    if (n == "fold_lm") return;  // labelled documents only
+    v.reserve(n == "band_keys" ? docs * bands : docs);
+  });
+}
+
 void agreeGroups(const Communicator& comm, DocRows& d) {
   const auto all = comm.gatherBytes(packBytes(d.groupNames));
   std::vector<std::string> names;
@@ -234,6 +242,9 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
   // Rows of the piece being scored (checkpointed when it is done) and of the rank so far.
   ScoreResult r;
   r.backend = kernel->backend();
+  std::uint64_t myDocs = 0;  // known from the count stage
+  for (std::uint32_t p = corpus.begin; p < corpus.end; ++p) myDocs += counts.tally.docs[p];
+  r.rows.reserve(myDocs, minHash ? static_cast<std::size_t>(minHash->bands) : 0);
   ScoreRows cur;
   std::uint64_t restored = 0, scoredNow = 0;
   const ckpt::Store& store = env.store;
@@ -276,8 +287,6 @@ ScoreResult runScore(const Communicator& comm, const ScoreParams& params,
     return r;
   }
   agreeGroups(comm, r.rows.d);
-  std::uint64_t myDocs = 0;
-  for (std::uint32_t p = corpus.begin; p < corpus.end; ++p) myDocs += counts.tally.docs[p];
   if (r.rows.size() != myDocs)
     fail("runScore",
          "rank {}: score stage saw {} documents, count stage {} (input changed "

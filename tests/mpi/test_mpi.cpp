@@ -3,15 +3,20 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
+#include <span>
 #include <sstream>
 
 #include "../common/test_files.hpp"
 #include "cleanmix/cli/config.hpp"
 #include "cleanmix/comm/communicator.hpp"
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/driver/run.hpp"
 #include "cleanmix/io/h5.hpp"
 #include "cleanmix/output/writer.hpp"
+#include "cleanmix/stages/audit.hpp"
 #include "cleanmix/stages/index.hpp"
 
 using namespace cleanmix;
@@ -100,6 +105,72 @@ TEST(Mpi, ExscanGivesRowOffsets) {
   std::uint64_t want = 0;
   for (int r = 0; r < c.rank(); ++r) want += all[r];
   EXPECT_EQ(c.exscanSum(mine), want);
+}
+
+// The audit's windows over a stream split across ranks (one rank empty, uneven shares) and fed
+// in runs of random length equal a direct computation over the whole stream, bit for bit.
+TEST(Mpi, AuditWindowsDoNotDependOnRanksOrRuns) {
+  Communicator c(MPI_COMM_WORLD);
+  const std::uint64_t n = 10007;
+  std::vector<std::uint32_t> stream(n);
+  std::uint64_t x = 12345;
+  for (auto& b : stream) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    b = static_cast<std::uint32_t>((x >> 33) % 300);  // skewed: many repeats per window
+  }
+  // Rank r's share: cuts at fixed fractions; rank 1 holds nothing when there are 3+ ranks.
+  std::vector<std::uint64_t> cut(c.size() + 1, n);
+  cut[0] = 0;
+  for (int r = 1; r < c.size(); ++r)
+    cut[r] = (c.size() >= 3 && r == 2) ? cut[1]
+                                       : n * static_cast<std::uint64_t>(r * r) /
+                                             static_cast<std::uint64_t>(c.size() * c.size());
+  const std::uint64_t lo = cut[c.rank()], hi = cut[c.rank() + 1];
+  for (const std::uint64_t window : {97ull, 1000ull, 4096ull, 20000ull}) {
+    WindowAccumulator acc(window, lo, hi - lo);
+    std::uint64_t p = lo, y = 99 + static_cast<std::uint64_t>(c.rank());
+    while (p < hi) {
+      y = y * 6364136223846793005ull + 1;
+      const std::uint64_t len = std::min<std::uint64_t>(hi - p, 1 + (y >> 33) % 300);
+      acc.add(std::span<const std::uint32_t>(stream.data() + p, len));
+      p += len;
+    }
+    const WindowStats mine = acc.finish(c);
+    // Every rank's windows, in rank order, must be windows 0, 1, ... of the whole stream.
+    const auto firsts = c.allgather<std::uint64_t>(mine.entropy.empty() ? UINT64_MAX : mine.first);
+    const auto all = c.alltoallv(std::vector<std::vector<double>>(c.size(), mine.entropy));
+    const auto types = c.alltoallv(std::vector<std::vector<std::uint32_t>>(c.size(), mine.types));
+    const auto tokens = c.alltoallv(std::vector<std::vector<std::uint64_t>>(c.size(), mine.tokens));
+    const std::uint64_t windows = (n + window - 1) / window;
+    ASSERT_EQ(all.size(), windows) << "window " << window;
+    std::uint64_t expectFirst = 0;
+    for (int r = 0; r < c.size(); ++r)
+      if (firsts[r] != UINT64_MAX) {
+        EXPECT_EQ(firsts[r], expectFirst) << "rank " << r;
+        std::uint64_t k = 0;  // rank r's window count: the next rank's first, or the end
+        for (int s = r + 1; s < c.size() && !k; ++s)
+          if (firsts[s] != UINT64_MAX) k = firsts[s] - firsts[r];
+        expectFirst = k ? firsts[r] + k : windows;
+      }
+    for (std::uint64_t w = 0; w < windows; ++w) {
+      std::map<std::uint32_t, std::uint64_t> h;
+      const std::uint64_t e = std::min(n, (w + 1) * window);
+      for (std::uint64_t i = w * window; i < e; ++i) ++h[stream[i]];
+      double sum = 0;
+      for (const auto& [bucket, count] : h)
+        sum += static_cast<double>(count) * std::log2(static_cast<double>(count));
+      const auto t = static_cast<double>(e - w * window);
+      EXPECT_EQ(all[w], std::log2(t) - sum / t) << "window " << window << " #" << w;
+      EXPECT_EQ(types[w], h.size());
+      EXPECT_EQ(tokens[w], e - w * window);
+    }
+  }
+  // A rank that adds fewer tokens than its share is an error, not a silent short window.
+  WindowAccumulator shortAcc(100, 0, 5);
+  const std::uint32_t two[] = {1, 2};
+  shortAcc.add(two);
+  EXPECT_THROW(shortAcc.add(std::span<const std::uint32_t>(stream.data(), 10)), Error);
+  EXPECT_THROW(shortAcc.finish(c), Error);  // every rank, before any collective
 }
 
 TEST(Mpi, Hdf5WriteAndReadBackWithARankThatOwnsNoRows) {

@@ -18,9 +18,9 @@ namespace cleanmix {
 
 /// \brief Config section [materialize].
 struct MaterializeParams {
-  std::string format = "jsonl";           ///< mixSinkFormats()
-  std::uint64_t shardBytes = 64u << 20;   ///< target shard size (JSONL bytes; Megatron .bin bytes)
-  std::uint64_t roundBytes = 256u << 20;  ///< planned text per rank per exchange round
+  std::string format = "jsonl";          ///< mixSinkFormats()
+  std::uint64_t shardBytes = 64u << 20;  ///< target shard size (JSONL bytes; Megatron .bin bytes)
+  std::uint64_t roundBytes = 64u << 20;  ///< per rank per round: texts + audit buckets (4 B each)
 };
 
 /// \brief What the Megatron sink needs of the run's tokenizer (io does not depend on tokenize).

@@ -16,31 +16,41 @@ namespace cleanmix {
 
 class Communicator;
 
-/// \brief A run of the global token stream held by this rank: tokens [start, start + size).
-struct StreamSegment {
-  std::uint64_t start = 0;
-  std::vector<std::uint32_t> buckets;
-};
-
-/// \brief A view of a run of the stream (the buckets stay where they are).
-struct SegmentView {
-  std::uint64_t start = 0;
-  std::span<const std::uint32_t> buckets;
-};
-
-/// \brief Statistics of consecutive windows of `window` tokens over a stream distributed in
-/// rank order (rank r's segments precede rank r+1's; a rank's segments are consecutive and in
-/// order). Returns the windows whose first token this rank holds: their first index and, per
-/// window, entropy (bits), types and tokens. The last window may be shorter. The stream is read
-/// once, one window at a time: memory O(window) besides the segments. Collective.
+/// \brief Statistics of windows held by one rank: its first window's index and, per window,
+/// entropy (bits), types and tokens.
 struct WindowStats {
   std::uint64_t first = 0;
   std::vector<double> entropy;
   std::vector<std::uint32_t> types;
   std::vector<std::uint64_t> tokens;
 };
-WindowStats windowStats(const Communicator& comm, const std::vector<SegmentView>& segments,
-                        std::uint64_t window);
+
+/// \brief Statistics of consecutive windows of `window` tokens over a stream distributed in
+/// rank order (rank r's tokens precede rank r+1's). Each rank feeds its own tokens in stream
+/// order, in runs of any length (`add`), and gets the windows whose first token it holds
+/// (`finish`; the last window may be shorter). The stream is read once, one window at a time:
+/// memory O(window), whatever the stream's length. A window that straddles ranks is merged at the
+/// rank holding its first token, from integer partial histograms, so the figures do not depend on
+/// the rank count or on how the runs are cut.
+class WindowAccumulator {
+ public:
+  /// This rank's tokens are [begin, begin + count) of the stream (`begin`: an exclusive scan of
+  /// the counts in rank order).
+  WindowAccumulator(std::uint64_t window, std::uint64_t begin, std::uint64_t count);
+  /// The next tokens of this rank's share, in order.
+  void add(std::span<const std::uint32_t> buckets);
+  /// Collective. An error when the tokens added are not `count`.
+  WindowStats finish(const Communicator& comm);
+
+ private:
+  void close();  // the window being filled is complete here
+  std::uint64_t _window, _begin, _end, _pos;
+  std::vector<std::uint32_t> _buf;                             // the current window's buckets
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> _head;  // partial first window, if not mine
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> _tail;  // my last window, may go on
+  std::uint64_t _headWindow = UINT64_MAX, _tailWindow = UINT64_MAX, _ownFirst = UINT64_MAX;
+  WindowStats _out;
+};
 
 /// \brief Config section [audit].
 struct AuditParams {
@@ -70,7 +80,9 @@ struct AuditSummary {
 struct MixPass;
 
 /// \brief Audit the planned mix: batches of the training stream (the mix pass's copies in
-/// training order) against the calibrated floor from same-size anchor windows. Collective.
-AuditSummary runAudit(const Communicator& comm, const AuditParams& params, const MixPass& mix);
+/// training order, their token buckets exchanged one round of the key space at a time) against
+/// the calibrated floor from same-size anchor windows (`mix.anchorWindows`). Consumes the mix
+/// pass's token records. Collective.
+AuditSummary runAudit(const Communicator& comm, const AuditParams& params, MixPass& mix);
 
 }  // namespace cleanmix

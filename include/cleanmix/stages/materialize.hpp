@@ -34,7 +34,7 @@ class Materializer {
                  std::uint64_t tokens);
   /// \brief The mix: this rank's copies in training order, with their shipped texts; then the
   /// manifest. Collective.
-  void finish(const MixPass& mix, std::uint64_t seed, std::uint64_t realisedTokens);
+  void finish(MixPass& mix, std::uint64_t seed, std::uint64_t realisedTokens);
 
  private:
   std::string identity(std::uint32_t source, std::uint32_t shard, std::uint64_t line) const;

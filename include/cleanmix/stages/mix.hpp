@@ -6,7 +6,9 @@
 /// deterministic training order: each copy gets a counter-based key per (seed, doc_id, copy),
 /// independent of the rank count; keys are uniform, so the key space is split into equal
 /// ranges and a copy goes to the rank owning its key. That rank receives the copy's tokens (for
-/// the audit) and text (for materialize) as typed records (comm/records.hpp).
+/// the audit) and text (for materialize) as typed records (comm/records.hpp), in rounds of the
+/// key space when they exceed `roundBytes` per rank (round_spill.hpp). The anchor's windows for
+/// the audit's floor are accumulated during the read, without holding the anchor's tokens.
 #include <cstdint>
 #include <filesystem>
 #include <unordered_map>
@@ -16,6 +18,7 @@
 #include "cleanmix/core/columns.hpp"
 #include "cleanmix/stages/audit.hpp"
 #include "cleanmix/stages/input.hpp"
+#include "cleanmix/stages/round_spill.hpp"
 #include "cleanmix/tokenize/tokenizer.hpp"
 
 namespace cleanmix {
@@ -37,11 +40,13 @@ struct MixPassParams {
   int vocabBits = 20;
   IngestParams ingest;
   std::uint64_t batchBytes = 8u << 20;
-  bool audit = false;  ///< ship token streams for the audit
-  /// materialize: texts shipped per round at most about this many bytes per rank; more planned
-  /// text makes the mix pass spill each rank's outgoing texts to `spillDir`, one file per round
-  /// of the key space, and the materializer exchanges and writes one round at a time
-  std::uint64_t roundBytes = 256u << 20;
+  bool audit = false;                 ///< ship token streams for the audit
+  std::uint64_t auditWindow = 65536;  ///< audit: the batch size, for the anchor's windows
+  /// texts (materialize) and token buckets (audit) shipped per round at most about this many
+  /// bytes per rank; a bigger mix makes the mix pass spill each rank's outgoing records to
+  /// `spillDir`, one file per round of the key space, and the materializer and the audit
+  /// exchange one round at a time
+  std::uint64_t roundBytes = 64u << 20;
   std::filesystem::path spillDir;
 };
 
@@ -49,15 +54,16 @@ struct MixPassParams {
 struct MixPass {
   std::vector<std::uint64_t> mixCounts;  ///< global unigram buckets of the planned mix
   std::vector<Copy> copies;  ///< this rank's copies in training order (audit or materialize)
-  std::vector<DocTokensRecord> tokens;  ///< audit: token buckets of the documents of `copies`
-  std::unordered_map<std::uint64_t, std::size_t> tokensOf;  ///< doc -> index in `tokens`
-  std::vector<StreamSegment> anchorStream;  ///< audit: this rank's anchor docs, doc_id order
-  std::vector<DocTextRecord> texts;         ///< materialize: texts of the documents of `copies`
+  /// audit, one round: the token buckets of the planned documents, by destination rank (the
+  /// audit exchanges them); more rounds: in `tokenSpill`, one file per round
+  std::vector<std::vector<DocTokensRecord>> tokensOut;
+  RoundSpill tokenSpill;
+  WindowStats anchorWindows;  ///< audit: the anchor stream's windows whose first token is mine
+  std::vector<DocTextRecord> texts;  ///< materialize, one round: texts of the documents of `copies`
   std::unordered_map<std::uint64_t, std::size_t> textOf;  ///< doc -> index in `texts`
-  /// materialize in rounds (rounds > 1): `texts` is empty; round k's outgoing texts are in
-  /// spillFiles[k] as (u32 destination rank, DocTextRecord) pairs
+  /// materialize, more rounds: `texts` is empty; round k's outgoing texts are in `textSpill`
+  RoundSpill textSpill;
   std::uint32_t rounds = 1;
-  std::vector<std::filesystem::path> spillFiles;
   /// \brief The round of a copy's key (its slot within the owning rank's key range).
   std::uint32_t roundOf(std::uint64_t key, int ranks) const {
     const std::uint64_t slots = static_cast<std::uint64_t>(ranks) * rounds;

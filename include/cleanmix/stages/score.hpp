@@ -60,6 +60,9 @@ struct ScoreRows {
   }
   /// \brief Append `o`'s rows and add its partial sums.
   void append(ScoreRows& o);
+  /// \brief Room for `docs` rows with `bands` band keys each (fold_lm grows as needed): the
+  /// columns are then allocated once, not grown by doubling with two copies alive at a time.
+  void reserve(std::size_t docs, std::size_t bands);
   void clear() { *this = ScoreRows{}; }
 };
 
