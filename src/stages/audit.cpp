@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
-#include <unordered_map>
 
 #include "cleanmix/comm/communicator.hpp"
 #include "cleanmix/core/error.hpp"
@@ -133,26 +132,14 @@ AuditSummary runAudit(const Communicator& comm, const AuditParams& params, MixPa
   std::uint64_t myTokens = 0;
   for (const auto& c : mix.copies) myTokens += c.tokens;
   WindowAccumulator train(W, comm.exscanSum(myTokens), myTokens);
-  std::size_t next = 0;
-  for (std::uint32_t k = 0; k < mix.rounds; ++k) {
-    const std::vector<DocTokensRecord> tokens =
-        mix.tokenSpill.active()
-            ? exchangeRecords(comm, mix.tokenSpill.take<DocTokensRecord>(k, comm.size()))
-            : exchangeRecords(comm, std::move(mix.tokensOut));
-    std::unordered_map<std::uint64_t, std::size_t> tokensOf;
-    for (std::size_t i = 0; i < tokens.size(); ++i) tokensOf[tokens[i].doc] = i;
-    for (; next < mix.copies.size() && mix.roundOf(mix.copies[next].key, comm.size()) == k;
-         ++next) {
-      const auto it = tokensOf.find(mix.copies[next].doc);
-      if (it == tokensOf.end())
-        fail("audit", "rank {}: no tokens for document {} in round {}", comm.rank(),
-             mix.copies[next].doc, k);
-      train.add(tokens[it->second].buckets);
-    }
-  }
-  if (next != mix.copies.size())
-    fail("audit", "rank {}: {} copies left after {} rounds", comm.rank(), mix.copies.size() - next,
-         mix.rounds);
+  forEachCopyByRound<DocTokensRecord>(
+      mix, comm.rank(), comm.size(), "audit",
+      [&](std::uint32_t k) {
+        return mix.tokenSpill.active()
+                   ? exchangeRecords(comm, mix.tokenSpill.take<DocTokensRecord>(k, comm.size()))
+                   : exchangeRecords(comm, std::move(mix.tokensOut));
+      },
+      [&](const Copy&, const DocTokensRecord& t) { train.add(t.buckets); });
   const WindowStats batches = train.finish(comm);
   const WindowStats& windows = mix.anchorWindows;
   // Floor: the percentile of complete anchor windows (every rank gets them all).

@@ -83,20 +83,13 @@ void Materializer::finish(MixPass& mix, std::uint64_t seed, std::uint64_t realis
   if (mix.rounds == 1) {
     for (const auto& c : mix.copies) write(c, mix.texts[mix.textOf.at(c.doc)]);
   } else {
-    // One round of the key space at a time: this rank's copies of round k are contiguous in
-    // key order; only round k's texts are in memory.
-    std::size_t next = 0;
-    for (std::uint32_t k = 0; k < mix.rounds; ++k) {
-      const std::vector<DocTextRecord> texts =
-          exchangeRecords(_comm, mix.textSpill.take<DocTextRecord>(k, _comm.size()));
-      std::unordered_map<std::uint64_t, std::size_t> textOf;
-      for (std::size_t i = 0; i < texts.size(); ++i) textOf[texts[i].doc] = i;
-      for (; next < mix.copies.size() && mix.roundOf(mix.copies[next].key, _comm.size()) == k;
-           ++next)
-        write(mix.copies[next], texts[textOf.at(mix.copies[next].doc)]);
-    }
-    if (next != mix.copies.size())
-      fail("materialize", "{} copies left after {} rounds", mix.copies.size() - next, mix.rounds);
+    // One round of the key space at a time: only round k's texts are in memory.
+    forEachCopyByRound<DocTextRecord>(
+        mix, _comm.rank(), _comm.size(), "materialize",
+        [&](std::uint32_t k) {
+          return exchangeRecords(_comm, mix.textSpill.take<DocTextRecord>(k, _comm.size()));
+        },
+        write);
   }
   std::vector<ManifestPart> parts;
   for (auto* sinks : {&_mix, &_anchor})

@@ -16,6 +16,7 @@
 
 #include "cleanmix/comm/records.hpp"
 #include "cleanmix/core/columns.hpp"
+#include "cleanmix/core/error.hpp"
 #include "cleanmix/stages/audit.hpp"
 #include "cleanmix/stages/input.hpp"
 #include "cleanmix/stages/round_spill.hpp"
@@ -72,6 +73,33 @@ struct MixPass {
     return static_cast<std::uint32_t>(slot % rounds);
   }
 };
+
+/// \brief Visit this rank's copies in training order, each with its document's record, one round
+/// of the key space at a time: `fetch(k)` returns round k's records arriving at this rank (a
+/// collective exchange), `visit(copy, record)` is called once per copy. My copies of round k are
+/// contiguous in key order, so only one round's records are held. Shared by the audit (token
+/// buckets) and materialize (texts); `stage` names the stage in errors (a copy whose record
+/// did not arrive, copies left after the last round).
+template <class R, class Fetch, class Visit>
+void forEachCopyByRound(const MixPass& mix, int rank, int ranks, const char* stage, Fetch&& fetch,
+                        Visit&& visit) {
+  std::size_t next = 0;
+  for (std::uint32_t k = 0; k < mix.rounds; ++k) {
+    const std::vector<R> records = fetch(k);
+    std::unordered_map<std::uint64_t, std::size_t> recordOf;
+    for (std::size_t i = 0; i < records.size(); ++i) recordOf[records[i].doc] = i;
+    for (; next < mix.copies.size() && mix.roundOf(mix.copies[next].key, ranks) == k; ++next) {
+      const auto it = recordOf.find(mix.copies[next].doc);
+      if (it == recordOf.end())
+        fail(stage, "rank {}: no record for document {} in round {}", rank, mix.copies[next].doc,
+             k);
+      visit(mix.copies[next], records[it->second]);
+    }
+  }
+  if (next != mix.copies.size())
+    fail(stage, "rank {}: {} copies left after {} rounds", rank, mix.copies.size() - next,
+         mix.rounds);
+}
 
 /// \brief Run the mix pass over the planned `docs` (repeats filled; `docOffset` the global
 /// doc_id of row 0). With `materializer`, the anchor split is streamed to it during the read and
